@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what typeset needs on a fresh Debian/Ubuntu machine: system libraries and fonts
+# (apt-get, when root or sudo is available), then the Python venv in .venv/ with the package
+# and its test tools. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Pango/HarfBuzz for WeasyPrint (libharfbuzz-subset0: without it font subsetting falls back to
+# Python and a 48-page issue is several times slower), the CJK fonts of the house style,
+# and poppler/qpdf for checking PDFs.
+APT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-noto-cjk-extra
+              fonts-lxgw-wenkai poppler-utils qpdf)
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  APT_PACKAGES+=(python3-venv)
+fi
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    SUDO=()
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    SUDO=(sudo)
+  else
+    echo "setup: these system packages are missing; install them and run setup.sh again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+# pip's build chatter goes to a log that is shown only when the install fails.
+if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install --disable-pip-version-check -e '.[test]'; } > .venv/setup.log 2>&1; then
+  cat .venv/setup.log >&2
+  echo "setup: pip install failed (log above, kept in .venv/setup.log)" >&2
+  exit 1
+fi
+.venv/bin/python -c 'import typeset.cli, weasyprint, pikepdf, pdfplumber' # fail here, not in the first build
+echo "setup: ready (.venv/bin/typeset)"

@@ -1,0 +1,107 @@
+"""The command line: exit codes, outputs, the report, and the demo issue end to end."""
+
+import json
+
+import pikepdf
+
+from conftest import DEMO, MINIMAL_MANIFEST, article, pdf_text_by_page, pdffonts, run_cli, write_issue
+
+
+def test_demo_builds_clean(demo_build):
+    result, out = demo_build
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["outputs"] == {"issue": "issue.pdf"}
+    assert report["pages"] == 6 and report["errors"] == []
+    assert [(a["file"], a["planned"], a["actual"]) for a in report["articles"]] == [
+        ("articles/01-juanshouyu.md", [1, 1], [1, 1]),
+        ("articles/02-yiben-zazhi.md", [3, 4], [3, 4]),
+        ("articles/03-biaodian-jinze.md", [5, 5], [5, 5]),
+        ("articles/04-jiaodui-liucheng.md", [6, 6], [6, 6]),
+    ]
+    for entry in report["articles"]:
+        assert set(entry) >= {"file", "title", "planned", "actual", "overset_lines", "underfill_lines"}
+        assert entry["overset_lines"] == 0
+    assert "一本杂志是怎样排出来的" in result.stdout  # the summary table
+
+
+def test_demo_pdf_pages_fonts_and_labels(demo_build):
+    _, out = demo_build
+    pdf_path = out / "issue.pdf"
+    texts = pdf_text_by_page(pdf_path)
+    assert len(texts) == 6
+    assert "把每一页都排好" in texts[0] and "卷首语" in texts[0]
+    assert "一本杂志是怎样排出来的" in texts[2]
+    assert "标点挤压与行首行尾禁则" in texts[4]
+    assert "三校一读" in texts[5]
+    assert texts[1].strip() == ""  # kept free for the contents
+    # running heads and folios
+    assert texts[3].splitlines()[0].replace(" ", "") == "排版实务2026年第1期"
+    assert texts[3].splitlines()[-1].strip() == "4"
+    fonts = pdffonts(pdf_path)
+    assert fonts and all(f["emb"] == "yes" for f in fonts)
+    assert {f["name"].split("+")[1] for f in fonts} >= {"song", "hei", "kai"}
+    with pikepdf.open(pdf_path) as pdf:
+        labels = pikepdf.NumberTree(pdf.Root.PageLabels)
+        assert dict(labels)[0].St == 1
+        assert str(pdf.open_metadata()["dc:title"]) == "排版实务 2026年第1期"
+
+
+def test_input_error_exits_1_and_writes_nothing(tmp_path):
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST.replace("articles/a.md", "articles/missing.md"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("previous", encoding="utf-8")
+    result = run_cli("build", str(root), "-o", str(out))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{root}/issue.yaml:11:15 sections[0].articles[0].file: 'articles/missing.md' does not exist",
+        "  hint: paths are relative to the folder that holds issue.yaml",
+        "error: 1 problem in the input; nothing was written",
+    ]
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in out.iterdir()] == ["report.json"]
+    assert (out / "report.json").read_text(encoding="utf-8") == "previous"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli("build").returncode == 2
+    assert run_cli("build", str(tmp_path), "--no-such-option").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_not_an_issue_folder_exits_1(tmp_path):
+    result = run_cli("build", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == f"'{tmp_path / 'nowhere'}' is not a folder"
+
+
+def test_overset_exits_3_and_marks_the_page(tmp_path):
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article(paragraphs=60)})
+    out = tmp_path / "out"
+    result = run_cli("build", str(root), "-o", str(out))
+    assert result.returncode == 3, result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    entry = report["articles"][0]
+    assert entry["fit"] == "overset" and entry["overset_lines"] > 0 and entry["actual"] == [1, 1]
+    assert report["pages"] == 1
+    texts = pdf_text_by_page(out / "issue.pdf")
+    assert len(texts) == 1 and f"溢排{entry['overset_lines']}行" in texts[0]
+    assert "overset:" in result.stderr and "page plan violated" in result.stderr
+
+
+def test_default_output_folder_is_issue_build(tmp_path):
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article()})
+    result = run_cli("build", str(root), "-q")
+    assert result.returncode == 0, result.stderr
+    assert (root / "build" / "issue.pdf").is_file() and (root / "build" / "report.json").is_file()
+    assert not [p for p in (root / "build").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_demo_issue_uses_every_front_matter_key():
+    keys = set()
+    for path in (DEMO / "articles").glob("*.md"):
+        front = path.read_text(encoding="utf-8").split("---")[1]
+        keys |= {line.split(":")[0] for line in front.strip().splitlines()}
+    assert keys >= {"title", "kicker", "subtitle", "toc_title", "author", "author_note", "source", "end_note",
+                    "columns"}

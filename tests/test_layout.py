@@ -1,0 +1,97 @@
+"""Pagination on the page plan, checked on WeasyPrint's laid-out pages."""
+
+from collections import Counter
+
+import pytest
+
+from typeset.articles import read_articles
+from typeset.diagnostics import Diagnostics
+from typeset.fonts import load_fonts
+from typeset.house import find_house
+from typeset.layout import _content_lines, _line_text, lay_out
+from typeset.manifest import load_manifest
+
+from conftest import PARAGRAPH, article, write_issue
+
+
+def layout_of(root):
+    diagnostics = Diagnostics()
+    manifest = load_manifest(root, diagnostics, display_root="issue")
+    articles = read_articles(manifest, diagnostics)
+    house = find_house(root, "issue")
+    fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
+    diagnostics.raise_if_errors()
+    return lay_out(manifest, articles, house, fonts, diagnostics), diagnostics
+
+
+def page_text(page) -> str:
+    return "".join(_line_text(line) for line in _content_lines(page._page_box))
+
+
+def plan(*entries: str) -> str:
+    rows = "".join(f"      - {{{e}}}\n" for e in entries)
+    return ("magazine: {name: 测试刊}\nissue: {year: 2026, number: 1}\npage: {trim: [210mm, 285mm]}\n"
+            'contents: {pages: "2"}\nsections:\n  - title: 专题\n    articles:\n' + rows)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """Page 1 overset, contents on 2, a short article on 3-5 (two blank pages), one unplanned after it."""
+    root = write_issue(tmp_path_factory.mktemp("planned") / "issue", plan(
+        'file: articles/long.md, pages: "1"', 'file: articles/short.md, pages: "3-5"', "file: articles/free.md"), {
+        "articles/long.md": article("长文", paragraphs=40),
+        "articles/short.md": article("短文", paragraphs=2),
+        "articles/free.md": article("自由", paragraphs=2),
+    })
+    return layout_of(root)
+
+
+def test_articles_start_on_planned_pages_with_folios(planned):
+    body, _ = planned
+    assert body.folios == [1, 2, 3, 4, 5, 6]
+    assert len(body.document.pages) == 6
+    assert [(f.article.slug, f.first_folio, f.last_folio) for f in body.fits] == [
+        ("long", 1, 1), ("short", 3, 3), ("free", 6, 6)]
+    texts = [page_text(p) for p in body.document.pages]
+    assert texts[0].startswith("专题长文") and texts[2].startswith("专题短文") and texts[5].startswith("专题自由")
+    assert texts[1] == texts[3] == texts[4] == ""  # contents page kept free, blank underfill pages
+    assert body.blank_pages == [(2, "reserved"), (4, "underfill"), (5, "underfill")]
+
+
+def test_overset_is_measured_and_not_placed(planned):
+    body, _ = planned
+    long = body.fits[0]
+    assert long.pages_needed >= 2 and long.pages_kept == 1
+    assert long.overset_lines > 20 and long.overset_chars > 20 * 20
+    # none of the overset text reached another page
+    assert sum(page_text(p).count("排版是一门老手艺") for p in body.document.pages) < 40
+
+
+def test_underfill_counts_blank_planned_pages(planned):
+    body, _ = planned
+    short = body.fits[1]
+    assert short.blank_folios == [4, 5]
+    assert short.underfill_lines > 2 * short.lines_per_page
+    assert 0 < short.underfill_mm < 250
+
+
+def test_pages_keep_their_side_after_dropped_overset_pages(planned):
+    body, _ = planned
+    sides = [p._page_box.page_type.side for p in body.document.pages]
+    assert sides == ["right" if folio % 2 else "left" for folio in body.folios]
+
+
+def test_columns_option_sets_the_number_of_columns(tmp_path):
+    text = "\n\n".join([PARAGRAPH] * 12)
+    root = write_issue(tmp_path / "issue", plan('file: articles/a.md, pages: "1"', 'file: articles/b.md, pages: "3"'), {
+        "articles/a.md": article("三栏", extra_front="columns: 3\n", body=text),
+        "articles/b.md": article("通栏", extra_front="columns: 1\n", body=text),
+    })
+    body, _ = layout_of(root)
+
+    def column_count(page):
+        xs = Counter(round(line.position_x) for line in _content_lines(page._page_box) if _line_text(line).strip())
+        return sum(1 for n in xs.values() if n > 3)
+
+    assert column_count(body.document.pages[0]) == 3
+    assert column_count(body.document.pages[2]) == 1

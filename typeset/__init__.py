@@ -1,0 +1,1 @@
+"""typeset: a print-layout pipeline for Chinese periodicals."""

@@ -1,0 +1,60 @@
+"""Command line: `typeset build ISSUE_DIR [-o OUT_DIR]`.
+
+Exit codes: 0 built clean, 1 input error (nothing written), 2 usage, 3 built but the page
+plan is violated (overset text).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .build import build_issue
+from .diagnostics import Diagnostics, InputError
+from .output import summary_table, write_outputs
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="typeset")
+def main() -> None:
+    """Lay out a Chinese periodical's issue (issue.yaml + Markdown articles) as a print-ready PDF."""
+
+
+@main.command()
+@click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: ISSUE_DIR/build).")
+@click.option("--strict", is_flag=True, help="Unknown keys in issue.yaml or front matter are errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
+    """Build ISSUE_DIR into OUT_DIR/issue.pdf and OUT_DIR/report.json."""
+    started = time.monotonic()
+    diagnostics = Diagnostics()
+    try:
+        result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+    except InputError:
+        for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
+            click.echo(diagnostic.format(), err=True)
+        errors = len(diagnostics.errors)
+        click.echo(f"error: {errors} problem{'s' * (errors != 1)} in the input; nothing was written", err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        write_outputs(result.out_dir, result.files, result.report)
+    except OSError as exc:
+        click.echo(f"error: cannot write to {result.out_dir}: {exc.strerror or exc}", err=True)
+        click.echo("  hint: choose another output folder with -o", err=True)
+        sys.exit(EXIT_INPUT)
+    for diagnostic in diagnostics.warnings:
+        click.echo(diagnostic.format(), err=True)
+    if not quiet:
+        click.echo(summary_table(result.report))
+        click.echo(f"\n{result.report['pages']} pages → {result.out_dir / result.outputs['issue']} "
+                   f"({time.monotonic() - started:.1f} s)")
+    if result.plan_violated:
+        click.echo("page plan violated: see the overset articles above", err=True)
+        sys.exit(EXIT_PLAN)

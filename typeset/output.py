@@ -1,0 +1,160 @@
+"""Stage 6–7: assemble the PDF (page labels, metadata), check the plan, write the report.
+
+Everything is gathered in memory first; files are written to a temporary name in the
+output folder and renamed, so a failed or killed build never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pikepdf
+
+from .diagnostics import Diagnostics
+from .layout import ArticleFit, BodyLayout
+from .manifest import Manifest
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    outputs: dict[str, str]  # kind -> path relative to out_dir
+    report: dict
+    plan_violated: bool
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content, before writing
+
+
+def fit_status(fit: ArticleFit) -> str:
+    if fit.overset:
+        return "overset"
+    if fit.planned and fit.first_folio != fit.planned.first:
+        return "moved"
+    if fit.blank_folios or (fit.lines_per_page and fit.underfill_lines * 2 >= fit.lines_per_page):
+        return "underfill"
+    return "ok"
+
+
+def assemble_pdf(manifest: Manifest, body: BodyLayout) -> bytes:
+    """The body PDF with page labels equal to the folios and the issue's metadata."""
+    raw = body.document.write_pdf()
+    pdf = pikepdf.open(io.BytesIO(raw))
+    pdf.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(_page_label_ranges(body.folios)))
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = f"{manifest.magazine.name} {manifest.issue.label}".strip()
+        if manifest.magazine.sponsor:
+            meta["dc:publisher"] = [manifest.magazine.sponsor]
+        meta["xmp:CreatorTool"] = "typeset"
+    pdf.docinfo["/Title"] = f"{manifest.magazine.name} {manifest.issue.label}".strip()
+    out = io.BytesIO()
+    # SOURCE_DATE_EPOCH asks for reproducible output: derive the document ID from the content.
+    pdf.save(out, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True)
+    return out.getvalue()
+
+
+def _page_label_ranges(folios: list[int]) -> list:
+    """A PDF number tree: a new decimal range wherever the folios stop running on by one."""
+    nums: list = []
+    for index, folio in enumerate(folios):
+        if index == 0 or folio != folios[index - 1] + 1:
+            nums += [index, pikepdf.Dictionary(S=pikepdf.Name.D, St=folio)]
+    return nums
+
+
+def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], diagnostics: Diagnostics,
+                pages: int) -> dict:
+    articles = []
+    for fit in body.fits:
+        entry = fit.article.entry
+        articles.append({
+            "file": entry.rel,
+            "title": fit.article.title,
+            "section": entry.section,
+            "planned": fit.planned.as_list() if fit.planned else None,
+            "actual": [fit.first_folio, fit.last_folio],
+            "pages_needed": fit.pages_needed,
+            "overset_lines": fit.overset_lines,
+            "overset_chars": fit.overset_chars,
+            "underfill_lines": fit.underfill_lines,
+            "underfill_mm": fit.underfill_mm,
+            "blank_pages": fit.blank_folios,
+            "continued_on": entry.continued_on,
+            "fit": fit_status(fit),
+        })
+    return {
+        "issue": {"magazine": manifest.magazine.name, "label": manifest.issue.label},
+        "outputs": outputs,
+        "pages": pages,
+        "folios": body.folios,
+        "blank_pages": [{"folio": folio, "purpose": purpose} for folio, purpose in body.blank_pages],
+        "articles": articles,
+        "warnings": [d.as_json() for d in diagnostics.warnings],
+        "errors": [d.as_json() for d in diagnostics.errors],
+    }
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def write_outputs(out_dir: Path, files: dict[str, bytes], report: dict) -> None:
+    """Write every output, the report last, so a report always describes files that exist."""
+    for rel, data in files.items():
+        write_atomic(out_dir / rel, data)
+    report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+    write_atomic(out_dir / "report.json", report_bytes)
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _clip(text: str, width: int) -> str:
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
+    out = ""
+    for char in text:
+        if display_width(out + char) > width - 1:
+            break
+        out += char
+    return out + "…" + " " * (width - display_width(out) - 1)
+
+
+def summary_table(report: dict) -> str:
+    """The fit table printed after a build: section, title, planned and actual pages, fit."""
+    header = ("section", "title", "planned", "actual", "fit")
+    widths = (18, 34, 8, 8, 0)
+    rows = [header]
+    for a in report["articles"]:
+        planned = "-" if a["planned"] is None else _pages(a["planned"])
+        detail = a["fit"]
+        if a["overset_lines"]:
+            detail += f" +{a['overset_lines']} lines ({a['overset_chars']} chars)"
+        elif a["blank_pages"]:
+            detail += f" {len(a['blank_pages'])} blank page(s), {a['underfill_lines']} lines free"
+        elif a["underfill_lines"]:
+            detail += f" ({a['underfill_lines']} lines free)"
+        rows.append((a["section"], a["title"], planned, _pages(a["actual"]), detail))
+    lines = ["  ".join(_clip(cell, w) if w else cell for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "-" * (sum(widths) + 2 * (len(widths) - 1) + 8))
+    return "\n".join(lines)
+
+
+def _pages(pair: list[int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}-{pair[1]}"

@@ -50,7 +50,7 @@ def test_front_matter_and_body(tmp_path):
         ("标题 第二行", "引题", "副题", "作者", "作者系编辑", "新华社", "课题组组长：某某", "目录标题", 3)
     assert '<p data-line="13">导语。</p>\n<h2 data-line="15">一、小标题</h2>' in a.body_html
     assert '<h3 data-line="19">三级</h3>' in a.body_html
-    assert "<strong>(一)要点</strong>。正文。" in a.body_html
+    assert '<strong>(一)要点。</strong><span class="nobr">正文。</span>' in a.body_html
     # the end mark closes the last paragraph
     assert a.body_html.rstrip().endswith('末段。<span class="end-mark">□</span></p>')
     assert (2, "title", "标题 第二行") in a.text_lines

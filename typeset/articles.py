@@ -11,6 +11,7 @@ import yaml
 from markdown_it.token import Token
 from PIL import Image, UnidentifiedImageError
 
+from .cjk import refine
 from .diagnostics import Diagnostics
 from .manifest import ArticleEntry, Manifest, resolve_inside
 from .markdown import make_parser
@@ -193,7 +194,7 @@ def _render_body(body: str, offset: int, article: Article, manifest: Manifest, p
         out.append(token)
         i += 1
     rendered = parser.renderer.render(out, parser.options, {})
-    return _append_end_mark(rendered)
+    return refine(rendered, end_mark=f'<span class="end-mark">{END_MARK}</span>')
 
 
 def _lone_image(tokens: list[Token], i: int) -> Token | None:
@@ -259,14 +260,6 @@ def _text_by_role(inline: Token, body_role: str) -> list[tuple[str, str]]:
         elif child.type in ("text", "code_inline") and child.content:
             parts.append((role, child.content))
     return parts
-
-
-def _append_end_mark(rendered: str) -> str:
-    """The end mark □ closes the last paragraph of the text."""
-    at = rendered.rfind("</p>")
-    if at < 0:
-        return rendered
-    return rendered[:at] + f'<span class="end-mark">{END_MARK}</span>' + rendered[at:]
 
 
 def _guess_encoding(raw: bytes) -> str:

@@ -25,6 +25,7 @@ from weasyprint.urls import URLFetcher
 from .articles import Article
 from .diagnostics import Diagnostics, InputError
 from .fonts import FontSet
+from . import justify
 from .house import House
 from .manifest import Manifest, PageRange
 from .render import ArticleBlock, BlankBlock, Block, render_html
@@ -67,6 +68,7 @@ class BodyLayout:
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics) -> BodyLayout:
+    justify.install()
     font_config = FontConfiguration()
     fetcher = _SandboxedFetcher([manifest.root, *house.roots, *(f.file.parent for r in fonts.roles.values()
                                                                   for f in r.faces)], diagnostics)

@@ -1,0 +1,170 @@
+"""Chinese typography (clreq, GB/T 15834): the spans of cjk.py, the justification of justify.py,
+checked on laid-out lines, and the audit of the built reference issue."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import weasyprint
+from weasyprint.formatting_structure import boxes
+
+from typeset import justify
+from typeset.audit import FAULTS, audit_issue
+from typeset.cjk import refine
+from typeset.diagnostics import Diagnostics
+from typeset.fonts import load_fonts
+from typeset.house import find_house
+from typeset.justify import expansion_gaps
+from typeset.layout import _content_lines, _line_text
+
+from conftest import DEMO, REFERENCE
+
+END = '<span class="end-mark">□</span>'
+
+
+def plain(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+@pytest.mark.parametrize("source, expected", [
+    # punctuation pairs: the mark whose blank half faces the other is set half-width
+    ("<h2>“两个确立”、坚决做到</h2>", '<h2>“两个确立<span class="halt">”</span>、坚决做到</h2>'),
+    ("<h2>结果，“两个</h2>", '<h2>结果<span class="halt">，</span>“两个</h2>'),
+    ("<h2>《求是》。这是</h2>", '<h2>《求是<span class="halt">》</span>。这是</h2>'),
+    ("<h2>说（“是”）好</h2>", '<h2>说（<span class="halt">“</span>是<span class="halt">”</span>）好</h2>'),
+    # a quarter em between Han and Latin or digits, none where the source has a space or punctuation
+    ("<h2>有36家和BTX建设</h2>",
+     '<h2>有<span class="latin-l latin-r">36</span>家和<span class="latin-l latin-r">BTX</span>建设</h2>'),
+    ("<h2>有 36 家，98.1%的</h2>", '<h2>有 36 家，<span class="latin-r">98.1%</span>的</h2>'),
+    ("<h2>即eVTOL。</h2>", '<h2>即<span class="latin-l">eVTOL</span>。</h2>'),
+    # dashes and ellipses stay whole
+    ("<h2>一——二……三</h2>", '<h2>一<span class="nobr">——</span>二<span class="nobr">……</span>三</h2>'),
+    # no 孤字: the last two characters of a paragraph, with their punctuation, stay together…
+    ("<p>正文最后一句。</p>", '<p>正文最后<span class="nobr">一句。</span></p>'),
+    # … and so does a number standing there
+    ("<p>占比为98.1%。</p>", '<p>占比为<span class="latin-l nobr">98.1%</span><span class="nobr">。</span></p>'),
+    # punctuation that may not start a line moves into the element it follows, text unchanged
+    ("<h2><strong>要点</strong>。正文</h2>", "<h2><strong>要点。</strong>正文</h2>"),
+    ("<h2>坚决做到“<strong>两个维护</strong>”</h2>", "<h2>坚决做到<strong>“两个维护”</strong></h2>"),
+])
+def test_refine_spans(source, expected):
+    result = refine(source)
+    assert result == expected
+    assert plain(result) == plain(source)  # the text itself never changes
+
+
+def test_end_mark_keeps_to_the_last_characters():
+    result = refine("<p>第一段文字。</p>\n<p>最后一段的结尾。</p>\n", end_mark=END)
+    assert result.endswith(f'<p>最后一段的<span class="nobr">结尾。{END}</span></p>\n')
+    assert "□" not in result.split("\n")[0]
+
+
+@pytest.mark.parametrize("text, gaps", [
+    ("中文字", [0, 1]),
+    ("中文。", [0, 1]),
+    ("有 36 家", [2]),  # no CJK gap: inside the number, never at a space
+    ("中文BTX建设", [0, 5]),  # CJK gaps first: 中|文 and 建|设, never inside BTX or at its edges
+    ("BTX eVTOL", [0, 1, 4, 5, 6, 7]),  # a Latin line expands inside its words
+    ("中文 ", [0]),  # no expansion after the last character
+])
+def test_expansion_gaps_follow_clreq_order(text, gaps):
+    assert expansion_gaps(list(text)) == gaps
+
+
+@pytest.fixture(scope="module")
+def house_css():
+    house = find_house(DEMO, "demo")
+    diagnostics = Diagnostics()
+    fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
+    styles = "".join(p.read_text(encoding="utf-8") for p in house.stylesheets())
+    return fonts.css() + styles
+
+
+def lay_out_paragraphs(css: str, body: str, width_em: int = 20):
+    justify.install()
+    html = (f'<html lang="zh-Hans-CN"><style>{css} @page {{ size: 150mm 200mm; margin: 10mm; }}'
+            f".article {{ width: {width_em}em; break-before: auto; }}</style>"
+            f'<body><article class="article columns-1"><div class="article-body">{refine(body, END)}'
+            "</div></article></body></html>")
+    document = weasyprint.HTML(string=html).render()
+    lines = [line for page in document.pages for line in _content_lines(page._page_box)]
+    return lines
+
+
+def line_right(line) -> float:
+    """Where the last glyph of the line ends."""
+    right = line.position_x
+
+    def walk(box):
+        nonlocal right
+        if isinstance(box, boxes.TextBox):
+            right = max(right, box.position_x + box.width)
+        for child in getattr(box, "children", ()):
+            walk(child)
+
+    walk(line)
+    return right
+
+
+PARAGRAPH = ("省直机关各级党组织和广大党员干部要充分了解中国共产党党史中包含的社会主义核心价值体系的根本内涵，"
+             "是马克思主义和中国具体国情相结合的结果，“两个确立”、坚决做到“两个维护”。有 36 家单位获得2024年"
+             "荣誉，BTX建设和eVTOL产业，占98.1%。")
+
+
+def test_justified_lines_are_flush_and_heads_are_not_spread(house_css):
+    lines = lay_out_paragraphs(house_css, f"<h2>一、标题不拉开</h2><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p>")
+    heading, body = lines[0], lines[1:]
+    column_right = max(line_right(line) for line in body)
+    texts = [_line_text(line) for line in body]
+    last_lines = {i for i, text in enumerate(texts) if text.endswith(("□", "。")) and
+                  (i + 1 == len(texts) or texts[i + 1].startswith("省直"))}
+    for i, line in enumerate(body):
+        if i not in last_lines:
+            assert line_right(line) == pytest.approx(column_right, abs=0.5), texts[i]
+    assert line_right(heading) < column_right - 100  # a head stays as set, not spread
+
+
+def test_no_line_starts_with_closing_punctuation_after_bold(house_css):
+    # 18 characters of bold fill the line but for its full stop: the stop must not open the next line
+    lines = lay_out_paragraphs(house_css, "<p><strong>要在学好用好党史中坚定理想信念而</strong>。继续说明理由和做法，"
+                                          "再写一句话凑足字数。</p>", width_em=20)
+    texts = [_line_text(line) for line in lines]
+    assert all(not t.startswith(("。", "，")) for t in texts), texts
+
+
+def test_no_single_character_last_line(house_css):
+    # 19 characters + indent: the 20th would stand alone on the last line
+    lines = lay_out_paragraphs(house_css, "<p>一二三四五六七八九十一二三四五六七八九十。</p>", width_em=20)
+    texts = [_line_text(line) for line in lines]
+    assert len([c for c in texts[-1] if c not in "。□"]) >= 2, texts
+
+
+def test_dashes_and_ellipses_are_not_split(house_css):
+    for mark in ("——", "……"):
+        lines = lay_out_paragraphs(house_css, f"<p>一二三四五六七八九十一二三四五六七{mark}八九十一二三四五六。</p>")
+        texts = [_line_text(line) for line in lines]
+        assert not any(t.endswith(mark[0]) and not t.endswith(mark) for t in texts), texts
+
+
+def _audit(build, issue_dir: Path):
+    result, out = build
+    assert result.returncode in (0, 3), result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    audit = audit_issue(out / "issue.pdf", report, issue_dir)
+    print(f"\ntypography audit of {issue_dir.name}: {audit.summary()}")
+    for fault, examples in audit.examples.items():
+        print(f"  {fault}: {examples}")
+    return audit
+
+
+def test_audit_of_the_reference_issue_finds_no_fault(reference_build):
+    audit = _audit(reference_build, REFERENCE)
+    assert audit.lines > 1500  # it read the body text of every page
+    assert {fault: audit.counts[fault] for fault in FAULTS} == dict.fromkeys(FAULTS, 0)
+
+
+def test_audit_of_the_demo_issue_finds_no_fault(demo_build):
+    audit = _audit(demo_build, DEMO)
+    assert audit.lines > 150
+    assert {fault: audit.counts[fault] for fault in FAULTS} == dict.fromkeys(FAULTS, 0)

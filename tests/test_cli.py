@@ -12,7 +12,8 @@ def test_demo_builds_clean(demo_build):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["outputs"] == {"issue": "issue.pdf"}
-    assert report["pages"] == 6 and report["errors"] == []
+    assert report["pages"] == 10 and report["errors"] == [] and report["warnings"] == []
+    assert report["page_labels"] == ["封一", "封二", "1", "2", "3", "4", "5", "6", "封三", "封四"]
     assert [(a["file"], a["planned"], a["actual"]) for a in report["articles"]] == [
         ("articles/01-juanshouyu.md", [1, 1], [1, 1]),
         ("articles/02-yiben-zazhi.md", [3, 4], [3, 4]),
@@ -28,13 +29,13 @@ def test_demo_builds_clean(demo_build):
 def test_demo_pdf_pages_fonts_and_labels(demo_build):
     _, out = demo_build
     pdf_path = out / "issue.pdf"
-    texts = pdf_text_by_page(pdf_path)
+    texts = pdf_text_by_page(pdf_path)[2:-2]  # the body, folios 1-6
     assert len(texts) == 6
     assert "把每一页都排好" in texts[0] and "卷首语" in texts[0]
+    assert "目录" in texts[1].replace(" ", "")  # the contents, on the page the plan keeps for it
     assert "一本杂志是怎样排出来的" in texts[2]
     assert "标点挤压与行首行尾禁则" in texts[4]
     assert "三校一读" in texts[5]
-    assert texts[1].strip() == ""  # kept free for the contents
     # running heads and folios
     assert texts[3].splitlines()[0].replace(" ", "") == "排版实务2026年第1期"
     assert texts[3].splitlines()[-1].strip() == "4"
@@ -42,9 +43,11 @@ def test_demo_pdf_pages_fonts_and_labels(demo_build):
     assert fonts and all(f["emb"] == "yes" for f in fonts)
     assert {f["name"].split("+")[1] for f in fonts} >= {"song", "hei", "kai"}
     with pikepdf.open(pdf_path) as pdf:
-        labels = pikepdf.NumberTree(pdf.Root.PageLabels)
-        assert dict(labels)[0].St == 1
+        labels = dict(pikepdf.NumberTree(pdf.Root.PageLabels))
+        assert str(labels[0].P) == "封一" and str(labels[1].P) == "封二" and labels[2].St == 1
+        assert str(labels[8].P) == "封三" and str(labels[9].P) == "封四"
         assert str(pdf.open_metadata()["dc:title"]) == "排版实务 2026年第1期"
+        assert str(pdf.Root.Lang) == "zh-CN"
 
 
 def test_input_error_exits_1_and_writes_nothing(tmp_path):
@@ -84,10 +87,13 @@ def test_overset_exits_3_and_marks_the_page(tmp_path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     entry = report["articles"][0]
     assert entry["fit"] == "overset" and entry["overset_lines"] > 0 and entry["actual"] == [1, 1]
-    assert report["pages"] == 1
-    texts = pdf_text_by_page(out / "issue.pdf")
-    assert len(texts) == 1 and f"溢排{entry['overset_lines']}行" in texts[0]
+    assert report["pages"] == 5 and report["page_labels"][2] == "1"
     assert "overset:" in result.stderr and "page plan violated" in result.stderr
+    with pikepdf.open(out / "issue.pdf") as pdf:
+        # the overset marker: a red box at the foot of the last planned page
+        drawing = b"".join(s.read_bytes() for s in pdf.pages[2].obj.Contents) \
+            if isinstance(pdf.pages[2].obj.Contents, pikepdf.Array) else pdf.pages[2].obj.Contents.read_bytes()
+        assert b"0.85 0 0 rg" in drawing
 
 
 def test_default_output_folder_is_issue_build(tmp_path):

@@ -49,13 +49,16 @@ def planned(tmp_path_factory):
 def test_articles_start_on_planned_pages_with_folios(planned):
     body, _ = planned
     assert body.folios == [1, 2, 3, 4, 5, 6]
-    assert len(body.document.pages) == 6
+    assert [(s.folio, s.kind, s.page) for s in body.slots] == [
+        (1, "article", 0), (2, "reserved", None), (3, "article", 1), (4, "underfill", None),
+        (5, "underfill", None), (6, "article", 2)]
     assert [(f.article.slug, f.first_folio, f.last_folio) for f in body.fits] == [
         ("long", 1, 1), ("short", 3, 3), ("free", 6, 6)]
     texts = [page_text(p) for p in body.document.pages]
-    assert texts[0].startswith("专题长文") and texts[2].startswith("专题短文") and texts[5].startswith("专题自由")
-    assert texts[1] == texts[3] == texts[4] == ""  # contents page kept free, blank underfill pages
+    assert len(texts) == 3  # only pages with text are laid out; the others are added at assembly
+    assert texts[0].startswith("专题长文") and texts[1].startswith("专题短文") and texts[2].startswith("专题自由")
     assert body.blank_pages == [(2, "reserved"), (4, "underfill"), (5, "underfill")]
+    assert body.passes == 2  # the article without planned pages is numbered in a second pass
 
 
 def test_overset_is_measured_and_not_placed(planned):
@@ -77,8 +80,9 @@ def test_underfill_counts_blank_planned_pages(planned):
 
 def test_pages_keep_their_side_after_dropped_overset_pages(planned):
     body, _ = planned
+    article_folios = [s.folio for s in body.slots if s.kind == "article"]
     sides = [p._page_box.page_type.side for p in body.document.pages]
-    assert sides == ["right" if folio % 2 else "left" for folio in body.folios]
+    assert sides == ["right" if folio % 2 else "left" for folio in article_folios]
 
 
 def test_columns_option_sets_the_number_of_columns(tmp_path):
@@ -93,5 +97,6 @@ def test_columns_option_sets_the_number_of_columns(tmp_path):
         xs = Counter(round(line.position_x) for line in _content_lines(page._page_box) if _line_text(line).strip())
         return sum(1 for n in xs.values() if n > 3)
 
+    assert body.passes == 1
     assert column_count(body.document.pages[0]) == 3
-    assert column_count(body.document.pages[2]) == 1
+    assert column_count(body.document.pages[1]) == 1

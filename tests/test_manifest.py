@@ -87,8 +87,8 @@ def test_unknown_keys_are_errors_with_strict(tmp_path):
     manifest, diagnostics = load(root, strict=True)
     assert manifest is None
     assert texts(diagnostics) == ["issue/issue.yaml:13:1 extra: unknown key 'extra'\n"
-                                  "  hint: known keys here: contents, cover, inside_front_cover, issue, magazine, "
-                                  "masthead, page, sections"]
+                                  "  hint: known keys here: back_cover, contents, cover, inside_back_cover, "
+                                  "inside_front_cover, issue, magazine, masthead, page, sections"]
 
 
 @pytest.mark.parametrize("yaml_text, expected", [

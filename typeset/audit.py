@@ -221,11 +221,11 @@ def audit_issue(pdf_path: Path, report: dict, issue_dir: Path) -> AuditResult:
     import pdfplumber
 
     result = AuditResult()
-    folios = report["folios"]
+    page_of = {label: index for index, label in enumerate(report["page_labels"])}
     with pdfplumber.open(pdf_path) as pdf:
         for entry in report["articles"]:
             first, last = entry["actual"]
-            indexes = [i for i, folio in enumerate(folios) if first <= folio <= last]
+            indexes = [page_of[str(folio)] for folio in range(first, last + 1)]
             source = (issue_dir / entry["file"]).read_text(encoding="utf-8")
             body = source.split("---", 2)[2] if source.startswith("---") else source
             paragraphs = source_paragraphs(body) if not entry["overset_lines"] else []

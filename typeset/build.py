@@ -14,7 +14,11 @@ from .fonts import FontSet, load_fonts
 from .house import find_house
 from .layout import lay_out
 from .manifest import load_manifest
-from .output import BuildResult, assemble_pdf, fit_status, make_report
+from .assemble import assemble_issue
+from .contents import build_contents, contents_text
+from .covers import CoverFonts, build_covers, cover_text
+from .output import BuildResult, fit_status, make_report
+from .rlfonts import register
 
 ISSUE_PDF = "issue.pdf"
 
@@ -56,10 +60,19 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
                                 file=manifest.display(manifest.root / "issue.yaml"),
                                 hint="plan an article on it, or let the articles before it run on")
 
-    pdf = assemble_pdf(manifest, body)
+    fonts_rl = _reportlab_fonts(fonts, cover_text(manifest) + contents_text(manifest, body.fits))
+    covers_pdf = build_covers(manifest, fonts_rl, diagnostics)
+    contents_pdf = build_contents(manifest, body.fits, fonts_rl, diagnostics) if manifest.contents_pages else None
+    assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
+    pdf = assembled.pdf
+    if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
+        diagnostics.warning(f"{len(assembled.labels)} pages: a saddle-stitched issue needs a multiple of 4",
+                            file=manifest.display(manifest.root / "issue.yaml"), key="sections",
+                            hint="plan pages so that covers + body come to a multiple of 4, "
+                                 "or set page.binding: perfect")
     out_dir = out_dir if out_dir is not None else issue_dir / "build"
     outputs = {"issue": ISSUE_PDF}
-    report = make_report(manifest, body, outputs, diagnostics, pages=len(body.folios))
+    report = make_report(manifest, body, outputs, diagnostics, assembled.labels)
     violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
     return BuildResult(out_dir, outputs, report, violated, files={ISSUE_PDF: pdf})
 
@@ -75,3 +88,14 @@ def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
                     f"character '{char}' (U+{ord(char):04X}) is in no font of role '{role}' "
                     f"({fonts.roles[role].family}) or its fallbacks", file=article.display, line=line,
                     hint="replace the character, or add a font that has it as a fallback in fonts/fonts.yaml")
+
+
+def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
+    """The house roles registered with ReportLab, subset to every character the pages print."""
+    return CoverFonts(
+        title=register(fonts, "title", 900, text),
+        hei_bold=register(fonts, "hei", 700, text),
+        hei=register(fonts, "hei", 400, text),
+        song=register(fonts, "song", 400, text),
+        kai=register(fonts, "kai", 400, text),
+    )

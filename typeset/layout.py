@@ -1,10 +1,7 @@
 """Stage 4: lay the body out with WeasyPrint on the page plan and measure the fit.
 
-Pass 1 lays every article out from its planned first page and measures how many pages
-its text needs. When that differs from the plan, pass 2 lays the issue out again with
-blank pages where text ends early and an overset marker where it runs long; pages
-beyond an article's last planned page are then dropped from the document. Both passes
-share one FontConfiguration, and the result is one document, so each font is embedded once.
+All articles are laid out in one WeasyPrint document, so each font is embedded once;
+pages beyond an article's last planned page are dropped (overset) and measured.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from .fonts import FontSet
 from . import justify
 from .house import House
 from .manifest import Manifest, PageRange
-from .render import ArticleBlock, BlankBlock, Block, render_html
+from .render import DEFAULT_COLUMNS, ArticleBlock, render_html
 
 PX_PER_MM = 96 / 25.4  # WeasyPrint lays out in CSS px
 
@@ -58,82 +55,100 @@ class ArticleFit:
 
 
 @dataclass
+class Slot:
+    """One page of the body in folio order: an article page, or a page without text."""
+
+    folio: int
+    kind: str  # "article"; or "reserved" (the contents), "underfill", "unplanned": no text
+    page: int | None = None  # index into BodyLayout.document.pages for article pages
+
+
+@dataclass
 class BodyLayout:
-    document: weasyprint.Document  # the final pages, overset pages dropped
-    folios: list[int]  # folio of each page of `document`
+    document: weasyprint.Document  # the article pages that are kept, in folio order
+    slots: list[Slot]
     fits: list[ArticleFit]
-    blank_pages: list[tuple[int, str]]  # (folio, purpose) of pages without text
     passes: int
+
+    @property
+    def folios(self) -> list[int]:
+        return [slot.folio for slot in self.slots]
+
+    @property
+    def blank_pages(self) -> list[tuple[int, str]]:
+        return [(slot.folio, slot.kind) for slot in self.slots if slot.kind != "article"]
 
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics) -> BodyLayout:
+    """Lay the articles out in one WeasyPrint document, each from its planned folio.
+
+    Every article starts on a page of the side (left/right) its planned folio asks for, so
+    dropping overset pages or adding blank ones later never moves a page to the wrong side;
+    pages without text are added when the PDF is assembled. Articles without planned pages
+    start where the text before them ends, which only a second pass can number right.
+    """
     justify.install()
     font_config = FontConfiguration()
     fetcher = _SandboxedFetcher([manifest.root, *house.roots, *(f.file.parent for r in fonts.roles.values()
                                                                   for f in r.faces)], diagnostics)
     names = {a.slug: f"a{i}" for i, a in enumerate(articles)}
-
-    first_blocks = _plan(manifest, articles, names, needed=None)
-    document = _render(manifest, first_blocks, house, fonts, font_config, fetcher, diagnostics)
+    starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
+    document = _render(manifest, articles, names, starts, house, fonts, font_config, fetcher, diagnostics)
     pages_by_name = _pages_by_name(document)
     needed = {a.slug: max(1, len(pages_by_name.get(names[a.slug], []))) for a in articles}
-    blocks = _plan(manifest, articles, names, needed=needed, document=document, pages_by_name=pages_by_name)
+    plan = _plan(manifest, articles, needed)
     passes = 1
-    if blocks != first_blocks:
-        document = _render(manifest, blocks, house, fonts, font_config, fetcher, diagnostics)
+    planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
+    if planned_starts != starts:
+        document = _render(manifest, articles, names, planned_starts, house, fonts, font_config, fetcher,
+                           diagnostics)
         pages_by_name = _pages_by_name(document)
         passes = 2
 
     keep: list[int] = []
-    folios: list[int] = []
     fits: list[ArticleFit] = []
-    blank_pages: list[tuple[int, str]] = []
-    for block in blocks:
-        indexes = pages_by_name.get(block.page_name, [])
-        if isinstance(block, BlankBlock):
-            if block.purpose == "discard":
-                continue
-            keep += indexes
-            folios += block.folios
-            blank_pages += [(f, block.purpose) for f in block.folios]
-            continue
-        article = block.article
-        fit = _measure(block, document, indexes, needed[article.slug], block.start_folio)
-        keep += indexes[: fit.pages_kept]
-        folios += list(range(fit.first_folio, fit.first_folio + fit.pages_kept))
-        fits.append(fit)
-    # Filler pages that follow an article belong to its fit.
-    for fit in fits:
+    slots: list[Slot] = []
+    for slot in plan.slots:
+        slots.append(slot)
+    for article in articles:
+        start, _ = plan.articles[article.slug]
+        indexes = pages_by_name.get(names[article.slug], [])
+        fit = _measure(article, document, indexes, needed[article.slug], start)
+        for offset, index in enumerate(indexes[: fit.pages_kept]):
+            slot = next(s for s in slots if s.folio == start + offset and s.kind == "article")
+            slot.page = len(keep)
+            keep.append(index)
         if fit.planned:
-            fit.blank_folios = [f for f, purpose in blank_pages if purpose == "underfill" and f in fit.planned]
+            fit.blank_folios = [s.folio for s in slots if s.kind == "underfill" and s.folio in fit.planned]
             fit.underfill_lines += len(fit.blank_folios) * fit.lines_per_page
+        fits.append(fit)
     final = document.copy([document.pages[i] for i in keep])
-    return BodyLayout(final, folios, fits, blank_pages, passes)
+    return BodyLayout(final, slots, fits, passes)
 
 
-def _plan(manifest: Manifest, articles: list[Article], names: dict[str, str], needed: dict[str, int] | None,
-          document=None, pages_by_name=None) -> list[Block]:
-    """The page sequence: contents pages, articles from their planned folio, blank pages in the gaps.
+@dataclass
+class _Plan:
+    slots: list[Slot]
+    articles: dict[str, tuple[int, int]]  # slug -> (first folio, pages kept)
 
-    With `needed` unknown (pass 1) articles are assumed to fill their planned pages exactly.
-    """
+
+def _plan(manifest: Manifest, articles: list[Article], needed: dict[str, int]) -> _Plan:
+    """The body's pages in folio order: the contents pages, each article from its planned folio
+    on as many pages as its text needs within its range, blank pages where the plan has no text."""
     contents = manifest.contents_pages
-    blocks: list[Block] = []
+    slots: list[Slot] = []
+    placed: dict[str, tuple[int, int]] = {}
     folio = 1
-    fill_count = 0
 
-    def blank(purpose: str, folios: list[int]) -> None:
-        nonlocal fill_count
-        if folios or purpose == "discard":
-            fill_count += 1
-            blocks.append(BlankBlock(purpose, folios, f"{purpose}{fill_count}"))
+    def blank(kind: str, first: int, last: int) -> None:
+        slots.extend(Slot(f, kind) for f in range(first, last + 1))
 
     def place_contents() -> None:
         nonlocal folio, contents
-        blank("unplanned", list(range(folio, contents.first)))
+        blank("unplanned", folio, contents.first - 1)
         start = max(folio, contents.first)
-        blocks.append(BlankBlock("reserved", list(range(start, start + contents.count)), "contents"))
+        blank("reserved", start, start + contents.count - 1)
         folio = start + contents.count
         contents = None
 
@@ -143,30 +158,22 @@ def _plan(manifest: Manifest, articles: list[Article], names: dict[str, str], ne
         planned = article.entry.pages
         if contents and planned and planned.first > contents.last:
             place_contents()
-        name = names[article.slug]
         if planned:
-            blank("unplanned", list(range(folio, planned.first)))
+            blank("unplanned", folio, planned.first - 1)
             start = max(folio, planned.first)
             available = max(planned.last - start + 1, 1)
-            pages = available if needed is None else needed[article.slug]
-            block = ArticleBlock(article, name, start)
-            blocks.append(block)
-            if pages > available:
-                lines = _overset_lines(document, pages_by_name[name][available:])
-                block.overset_marker = (available, start + available - 1, lines)
-                if (pages - available) % 2:
-                    # Overset pages are dropped after layout; drop an even number so that
-                    # every later page keeps its side (left/right) in the layout.
-                    blank("discard", [])
-            blank("underfill", list(range(start + min(pages, available), start + available)))
+            kept = min(needed[article.slug], available)
+            blank("article", start, start + kept - 1)
+            blank("underfill", start + kept, start + available - 1)
             folio = start + available
         else:
-            pages = 1 if needed is None else needed[article.slug]
-            blocks.append(ArticleBlock(article, name, folio if needed is not None else None))
-            folio += pages
+            start, kept = folio, needed[article.slug]
+            blank("article", start, start + kept - 1)
+            folio += kept
+        placed[article.slug] = (start, kept)
     if contents:
         place_contents()
-    return blocks
+    return _Plan(slots, placed)
 
 
 @contextmanager
@@ -208,7 +215,8 @@ class _SandboxedFetcher(URLFetcher):
         raise ValueError(f"refused: {url}")
 
 
-def _render(manifest, blocks, house, fonts, font_config, fetcher, diagnostics) -> weasyprint.Document:
+def _render(manifest, articles, names, starts, house, fonts, font_config, fetcher, diagnostics) -> weasyprint.Document:
+    blocks = [ArticleBlock(a, names[a.slug], starts[a.slug]) for a in articles]
     html = render_html(manifest, blocks, house, fonts, diagnostics)
     with _weasyprint_messages(diagnostics):
         document = weasyprint.HTML(string=html, base_url=str(manifest.root) + "/", url_fetcher=fetcher) \
@@ -218,9 +226,12 @@ def _render(manifest, blocks, house, fonts, font_config, fetcher, diagnostics) -
 
 
 def _pages_by_name(document) -> dict[str, list[int]]:
+    """Page indexes by page name; the blank pages inserted to start an article on its side are left out."""
     by_name: dict[str, list[int]] = {}
     for index, page in enumerate(document.pages):
-        by_name.setdefault(page._page_box.page_type.name, []).append(index)
+        page_type = page._page_box.page_type
+        if not page_type.blank:
+            by_name.setdefault(page_type.name, []).append(index)
     return by_name
 
 
@@ -272,15 +283,15 @@ def _find_body(box):
     return None
 
 
-def _measure(block: ArticleBlock, document, indexes: list[int], needed: int, start: int) -> ArticleFit:
-    article = block.article
+def _measure(article: Article, document, indexes: list[int], needed: int, start: int) -> ArticleFit:
+    columns = article.columns or DEFAULT_COLUMNS[article.entry.section_style]
     planned = article.entry.pages
     available = planned.last - start + 1 if planned else needed
     kept = min(needed, available, len(indexes))
     fit = ArticleFit(article, planned, start, needed, kept)
     fit.pitch = _body_pitch(document, indexes)
     page_height = document.pages[indexes[0]]._page_box.height if indexes else 0
-    fit.lines_per_page = math.floor(page_height / fit.pitch + 0.01) * block.columns
+    fit.lines_per_page = math.floor(page_height / fit.pitch + 0.01) * columns
     if len(indexes) > kept:
         dropped = indexes[kept:]
         fit.overset_lines = _overset_lines(document, dropped)
@@ -288,7 +299,7 @@ def _measure(block: ArticleBlock, document, indexes: list[int], needed: int, sta
                                 for line in _content_lines(document.pages[i]._page_box))
     elif kept:
         last = document.pages[indexes[kept - 1]]._page_box
-        fit.underfill_lines, fit.underfill_mm = _underfill(last, fit.pitch, block.columns)
+        fit.underfill_lines, fit.underfill_mm = _underfill(last, fit.pitch, columns)
     return fit
 
 

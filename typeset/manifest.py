@@ -72,6 +72,7 @@ class IssueInfo:
 class PageSpec:
     trim_mm: tuple[float, float]
     bleed_mm: float = 3.0
+    binding: str = "saddle"  # saddle (骑马订: pages in fours) or perfect (胶装)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class MastheadEntry:
 class Cover:
     image: Path | None = None
     lines: list[str] = field(default_factory=list)
+    barcode: str = ""  # EAN-13 (ISSN) digits
 
 
 @dataclass
@@ -128,6 +130,8 @@ class Manifest:
     inside_front_cover: InsideFrontCover | None
     contents_pages: PageRange | None
     sections: list[Section]
+    inside_back_cover: Path | None = None  # 封三: a full-page image
+    back_cover: Path | None = None  # 封四
 
     @property
     def articles(self) -> list[ArticleEntry]:
@@ -145,12 +149,15 @@ def display_path(display_root: str, rel: Path | str) -> str:
 
 # Keys each mapping may hold. Unknown keys warn (errors with --strict).
 _KNOWN = {
-    "": {"magazine", "issue", "page", "masthead", "cover", "inside_front_cover", "contents", "sections"},
+    "": {"magazine", "issue", "page", "masthead", "cover", "inside_front_cover", "inside_back_cover",
+         "back_cover", "contents", "sections"},
     "magazine": {"name", "slogan", "sponsor"},
     "issue": {"year", "number", "serial", "period", "label"},
-    "page": {"trim", "bleed"},
+    "page": {"trim", "bleed", "binding"},
     "masthead[]": {"label", "value"},
-    "cover": {"image", "lines"},
+    "cover": {"image", "lines", "barcode"},
+    "inside_back_cover": {"image"},
+    "back_cover": {"image"},
     "inside_front_cover": {"title", "text", "image", "caption"},
     "contents": {"pages"},
     "sections[]": {"title", "style", "articles"},
@@ -428,7 +435,11 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
         value = r.length_mm(pg["bleed"][0], "page.bleed")
         if value is not None:
             bleed = value
-    page = PageSpec(trim_mm=trim, bleed_mm=bleed)
+    binding = r.string(pg, "binding", "page.binding") or "saddle"
+    if binding not in ("saddle", "perfect"):
+        r.error(pg["binding"][0], "page.binding", f"unknown binding '{binding}'",
+                hint="saddle (骑马订, pages in multiples of 4) or perfect (胶装)")
+    page = PageSpec(trim_mm=trim, bleed_mm=bleed, binding=binding)
 
     # masthead
     masthead = []
@@ -445,7 +456,12 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
         image, _ = r.path(cv, "image", "cover.image")
         lines = [str(r.scalar(n, f"cover.lines[{i}]") or "")
                  for i, n in enumerate(r.sequence(cv.get("lines", (None,))[0], "cover.lines"))]
-        cover = Cover(image=image, lines=lines)
+        barcode = r.string(cv, "barcode", "cover.barcode").replace(" ", "").replace("-", "")
+        if barcode and not _valid_ean13(barcode):
+            r.error(cv["barcode"][0], "cover.barcode", f"'{barcode}' is not an EAN-13 code",
+                    hint="12 digits, or 13 with a correct check digit (an ISSN barcode starts with 977)")
+            barcode = ""
+        cover = Cover(image=image, lines=lines, barcode=barcode)
     ifc = None
     if "inside_front_cover" in top:
         m = r.mapping(top["inside_front_cover"][0], "inside_front_cover", "inside_front_cover")
@@ -456,6 +472,12 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
             image=image,
             caption=r.string(m, "caption", "inside_front_cover.caption"),
         )
+
+    back_images = {}
+    for key in ("inside_back_cover", "back_cover"):
+        if key in top:
+            m = r.mapping(top[key][0], key, key)
+            back_images[key], _ = r.path(m, "image", f"{key}.image", required=True)
 
     # contents
     contents_pages = None
@@ -516,7 +538,7 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
         sections.append(Section(title, style, entries))
 
     manifest = Manifest(issue_dir, display_root, magazine, info, page, masthead, cover, ifc,
-                        contents_pages, sections)
+                        contents_pages, sections, **back_images)
     _check_page_plan(manifest, top, diagnostics)
     diagnostics.raise_if_errors()
     return manifest
@@ -555,6 +577,13 @@ def _check_page_plan(manifest: Manifest, top: dict, diagnostics: Diagnostics) ->
         elif entry.continued_on not in by_page:
             diagnostics.error(f"continues on page {entry.continued_on}, which no article is planned on",
                               hint="continuations are set after the article planned on that page", **where)
+
+
+def _valid_ean13(digits: str) -> bool:
+    if not digits.isdigit() or len(digits) not in (12, 13):
+        return False
+    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12])) % 10) % 10
+    return len(digits) == 12 or int(digits[12]) == check
 
 
 def _where(span: Span) -> dict:

@@ -6,15 +6,12 @@ output folder and renamed, so a failed or killed build never leaves half a file.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pikepdf
 
 from .diagnostics import Diagnostics
 from .layout import ArticleFit, BodyLayout
@@ -40,34 +37,8 @@ def fit_status(fit: ArticleFit) -> str:
     return "ok"
 
 
-def assemble_pdf(manifest: Manifest, body: BodyLayout) -> bytes:
-    """The body PDF with page labels equal to the folios and the issue's metadata."""
-    raw = body.document.write_pdf()
-    pdf = pikepdf.open(io.BytesIO(raw))
-    pdf.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(_page_label_ranges(body.folios)))
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:title"] = f"{manifest.magazine.name} {manifest.issue.label}".strip()
-        if manifest.magazine.sponsor:
-            meta["dc:publisher"] = [manifest.magazine.sponsor]
-        meta["xmp:CreatorTool"] = "typeset"
-    pdf.docinfo["/Title"] = f"{manifest.magazine.name} {manifest.issue.label}".strip()
-    out = io.BytesIO()
-    # SOURCE_DATE_EPOCH asks for reproducible output: derive the document ID from the content.
-    pdf.save(out, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True)
-    return out.getvalue()
-
-
-def _page_label_ranges(folios: list[int]) -> list:
-    """A PDF number tree: a new decimal range wherever the folios stop running on by one."""
-    nums: list = []
-    for index, folio in enumerate(folios):
-        if index == 0 or folio != folios[index - 1] + 1:
-            nums += [index, pikepdf.Dictionary(S=pikepdf.Name.D, St=folio)]
-    return nums
-
-
 def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], diagnostics: Diagnostics,
-                pages: int) -> dict:
+                labels: list[str]) -> dict:
     articles = []
     for fit in body.fits:
         entry = fit.article.entry
@@ -89,7 +60,8 @@ def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], d
     return {
         "issue": {"magazine": manifest.magazine.name, "label": manifest.issue.label},
         "outputs": outputs,
-        "pages": pages,
+        "pages": len(labels),
+        "page_labels": labels,
         "folios": body.folios,
         "blank_pages": [{"folio": folio, "purpose": purpose} for folio, purpose in body.blank_pages],
         "articles": articles,

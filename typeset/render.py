@@ -1,13 +1,13 @@
 """Stage 3: the body document as paginated HTML (Jinja2 templates + CSS Paged Media).
 
-The page sequence is given as blocks: articles, pages reserved for the contents, and
-blank filler pages. Each article is a named page group whose first page sets the folio
-counter, so folios follow the page plan whatever came before.
+Each article is a named page group whose first page sets the folio counter and falls on
+the side (left/right) of its planned folio, so folios and sides follow the page plan
+whatever came before.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -27,7 +27,6 @@ class ArticleBlock:
     article: Article
     page_name: str  # CSS page name, also the element id
     start_folio: int | None  # sets the folio counter on its first page
-    overset_marker: tuple[int, int, int] | None = None  # (page in the article, folio, overset lines)
 
     kind = "article"
 
@@ -35,44 +34,26 @@ class ArticleBlock:
     def columns(self) -> int:
         return self.article.columns or DEFAULT_COLUMNS[self.article.entry.section_style]
 
-
-@dataclass
-class BlankBlock:
-    """Pages without text: `reserved` for the contents, `underfill`/`unplanned` where the plan has
-    no text, `discard` to keep left and right pages in step after dropped overset pages."""
-
-    purpose: str
-    folios: list[int] = field(default_factory=list)
-    page_name: str = ""
-
-    kind = "blank"
-
     @property
-    def pages(self) -> int:
-        return len(self.folios) if self.purpose != "discard" else 1
+    def side(self) -> str:
+        """The side its first page must fall on (odd folios are right-hand pages)."""
+        if self.start_folio is None:
+            return "page"
+        return "right" if self.start_folio % 2 else "left"
 
 
-Block = ArticleBlock | BlankBlock
-
-
-def page_rules(manifest: Manifest, blocks: list[Block]) -> str:
-    """The CSS that depends on the issue and the plan: page size, folio resets, overset markers."""
+def page_rules(manifest: Manifest, blocks: list[ArticleBlock]) -> str:
+    """The CSS that depends on the issue and the plan: page size, folio counters."""
     width, height = manifest.page.trim_mm
     rules = [f"@page {{ size: {width:g}mm {height:g}mm; }}"]
     for block in blocks:
-        first = block.start_folio if isinstance(block, ArticleBlock) else (block.folios or [None])[0]
-        if first is not None:
-            rules.append(f"@page {block.page_name}:nth(1 of {block.page_name}) {{ counter-set: page {first}; }}")
-        if isinstance(block, ArticleBlock) and block.overset_marker:
-            page, folio, lines = block.overset_marker
-            corner = "bottom-right-corner" if folio % 2 else "bottom-left-corner"
-            rules.append(
-                f"@page {block.page_name}:nth({page} of {block.page_name}) {{ @{corner} {{ "
-                f'content: "+ 溢排{lines}行"; }} }}')
+        if block.start_folio is not None:
+            rules.append(f"@page {block.page_name}:nth(1 of {block.page_name}) "
+                         f"{{ counter-set: page {block.start_folio}; }}")
     return "\n".join(rules) + "\n"
 
 
-def render_html(manifest: Manifest, blocks: list[Block], house: House, fonts: FontSet,
+def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fonts: FontSet,
                 diagnostics: Diagnostics) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in house.dirs("layout")]),

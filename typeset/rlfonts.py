@@ -1,0 +1,109 @@
+"""The house fonts for ReportLab: subset to the characters used, converted to TrueType outlines.
+
+ReportLab reads only TrueType outlines ("postscript outlines are not supported"), and its
+UnicodeCIDFont is never embedded, so it is no use for print. Noto CJK is CFF: fontTools
+subsets a face to the characters a page needs and converts the subset's cubic outlines to
+quadratic ones (a whole 65k-glyph CJK font takes about 70 s, a subset a fraction of a second).
+Results are cached by font file and character set. The cover and contents thus use the
+same families as the body, fully embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from fontTools import subset
+from fontTools.pens.cu2quPen import Cu2QuPen
+from fontTools.pens.ttGlyphPen import TTGlyphPen
+from fontTools.ttLib import TTFont, newTable
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont as ReportLabTTFont
+
+from .fonts import FontSet, cache_dir
+
+# A few characters every page may draw (digits, leaders, brackets) beyond the text itself.
+_ALWAYS = set("0123456789 .·…—-()（）：:/第期总年月")
+
+
+def _face_file(fonts: FontSet, role: str, weight: int) -> Path:
+    faces = fonts.roles[role].faces
+    return min(faces, key=lambda f: abs(f.weight - weight)).file
+
+
+def _to_truetype(font: TTFont) -> None:
+    """Replace the CFF outlines of `font` with quadratic TrueType ones (after fontTools' otf2ttf)."""
+    order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    glyphs = {}
+    for name in order:
+        pen = TTGlyphPen(glyph_set)
+        glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+        glyphs[name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    font["glyf"] = glyf = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = glyphs
+    del font["CFF "]
+    for tag in ("VORG", "vhea", "vmtx"):
+        if tag in font:
+            del font[tag]
+    glyf.compile(font)
+    hmtx = font["hmtx"]
+    for name, glyph in glyphs.items():
+        advance, _ = hmtx[name]
+        hmtx[name] = (advance, getattr(glyph, "xMin", 0) if glyph.numberOfContours else 0)
+    font["maxp"] = maxp = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for attribute in ("maxZones",):
+        setattr(maxp, attribute, 1)
+    for attribute in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                      "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+        setattr(maxp, attribute, 0)
+    maxp.compile(font)
+    post = font["post"]
+    post.formatType = 3.0
+    font["head"].glyphDataFormat = 0
+    font.sfntVersion = "\x00\x01\x00\x00"
+
+
+def truetype_subset(source: Path, text: str) -> Path:
+    """A cached TrueType file holding the glyphs of `text` from the font `source`."""
+    chars = "".join(sorted(set(text) | _ALWAYS))
+    stat = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{chars}".encode()).hexdigest()[:24]
+    target = cache_dir().parent / "reportlab" / f"{source.stem}-{key}.ttf"
+    if target.exists():
+        return target
+    font = TTFont(source)
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "VORG", "vhea", "vmtx", "DSIG"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=[ord(c) for c in chars])
+    subsetter.subset(font)
+    if "CFF " in font:
+        _to_truetype(font)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        font.save(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return target
+
+
+def register(fonts: FontSet, role: str, weight: int, text: str) -> str:
+    """Register the role's face nearest `weight`, subset for `text`; returns the ReportLab font name."""
+    path = truetype_subset(_face_file(fonts, role, weight), text)
+    name = f"{role}-{weight}-{path.stem.rsplit('-', 1)[-1][:10]}"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(ReportLabTTFont(name, str(path)))
+    return name

@@ -76,7 +76,8 @@ def test_figure_with_caption(tmp_path):
      "images must sit inside the issue folder (e.g. images/) and be named by a relative path"),
     ("![x](https://example.com/a.jpg)", "image 'https://example.com/a.jpg' is outside the issue folder",
      "images must sit inside the issue folder (e.g. images/) and be named by a relative path"),
-    ("![x](a.md)", "image 'a.md' cannot be read: cannot identify image file", "save it again as JPEG or PNG"),
+    ("![x](a.md)", "image 'a.md' is not an image (not a JPEG, PNG, TIFF … that Pillow can read)",
+     "save it again as JPEG or PNG"),
     ("文字![x](../images/none.jpg)文字", "image inside a paragraph",
      "put the image on a line of its own, with a blank line before and after"),
 ])

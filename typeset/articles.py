@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 from markdown_it.token import Token
-from PIL import Image, UnidentifiedImageError
 
 from .cjk import refine
 from .diagnostics import Diagnostics
+from .images import check_image
 from .manifest import ArticleEntry, Manifest, resolve_inside
 from .markdown import make_parser
 
@@ -223,12 +223,9 @@ def _figure_html(image: Token, line: int, article: Article, manifest: Manifest, 
         diagnostics.error(f"image '{src}' does not exist", **where,
                           hint=f"paths are relative to the article: {manifest.display(base / '_')[:-1]}")
         return ""
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        diagnostics.error(f"image '{src}' cannot be read: {exc}", **where,
-                          hint="save it again as JPEG or PNG")
+    problem = check_image(path)
+    if problem:
+        diagnostics.error(f"image '{src}' {problem}", **where, hint="save it again as JPEG or PNG")
         return ""
     article.figures.append(Figure(path, caption, line))
     if caption:

@@ -11,7 +11,7 @@ from pathlib import Path
 from .articles import read_articles
 from .diagnostics import Diagnostics, InputError
 from .fonts import FontSet, load_fonts
-from .house import find_house
+from .house import check_stylesheet_urls, find_house
 from .layout import lay_out
 from .manifest import load_manifest
 from .assemble import assemble_issue
@@ -30,6 +30,7 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
     articles = read_articles(manifest, diagnostics, strict=strict)
     house = find_house(issue_dir, display_root)
+    check_stylesheet_urls(house, diagnostics)
     font_dirs = house.dirs("fonts")
     fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
     diagnostics.raise_if_errors()

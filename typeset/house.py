@@ -6,8 +6,11 @@ A project is the folder that holds `issues/ISSUE`; it may carry its own house st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .diagnostics import Diagnostics
 
 KINDS = ("layout", "styles", "fonts")
 
@@ -39,6 +42,26 @@ class House:
             if root == path or root in path.parents:
                 return f"{self.display[root]}/{path.relative_to(root)}".replace("//", "/")
         return str(path)
+
+
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3""", re.I)
+
+
+def check_stylesheet_urls(house: House, diagnostics: Diagnostics) -> None:
+    """Stylesheets may load files from their own house folder only: no network, no file:// elsewhere."""
+    for path in house.stylesheets():
+        root = next(r for r in house.roots if r in path.parents)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for match in _CSS_URL.finditer(text):
+            url = match.group(2) if match.group(2) is not None else match.group(4)
+            if url.startswith("data:"):
+                continue
+            target = (path.parent / url).resolve() if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^/", url) else None
+            if target is None or root.resolve() not in target.parents:
+                line = text.count("\n", 0, match.start()) + 1
+                diagnostics.error(f"'{url}' may not be loaded: stylesheets use files of their own folder only",
+                                  file=house.shown(path), line=line,
+                                  hint="copy the file next to the stylesheet and name it by a relative path")
 
 
 def find_house(issue_dir: Path, display_root: str) -> House:

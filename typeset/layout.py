@@ -178,11 +178,13 @@ def _plan(manifest: Manifest, articles: list[Article], needed: dict[str, int]) -
 
 @contextmanager
 def _weasyprint_messages(diagnostics: Diagnostics):
-    """WeasyPrint's warnings (failed fetches, ignored CSS) become diagnostics instead of log noise."""
+    """WeasyPrint's warnings (failed fetches, ignored CSS) become build errors instead of log noise."""
 
     class Collect(logging.Handler):
         def emit(self, record):
-            diagnostics.warning(f"layout: {record.getMessage()}")
+            diagnostics.error(f"layout: {record.getMessage()}",
+                              hint="a stylesheet or template of the house style asks for something WeasyPrint "
+                                   "cannot do; fix it there")
 
     logger = logging.getLogger("weasyprint")
     handler = Collect(logging.WARNING)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .diagnostics import Diagnostics, InputError
+from .images import check_image
 
 MANIFEST_NAME = "issue.yaml"
 SECTION_STYLES = ("article", "foreword")
@@ -278,6 +279,15 @@ class _Reader:
             return None
         return PageRange(first, last)
 
+    def image(self, entries: dict, name: str, key: str, required: bool = False) -> Path | None:
+        path, rel = self.path(entries, name, key, required)
+        if path is not None:
+            problem = check_image(path)
+            if problem:
+                self.error(entries[name][0], key, f"image '{rel}' {problem}", hint="save it again as JPEG or PNG")
+                return None
+        return path
+
     def path(self, entries: dict, name: str, key: str, required: bool = False) -> tuple[Path | None, str]:
         node = entries.get(name, (None,))[0]
         rel = self.string(entries, name, key, required)
@@ -453,7 +463,7 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     cover = None
     if "cover" in top:
         cv = r.mapping(top["cover"][0], "cover", "cover")
-        image, _ = r.path(cv, "image", "cover.image")
+        image = r.image(cv, "image", "cover.image")
         lines = [str(r.scalar(n, f"cover.lines[{i}]") or "")
                  for i, n in enumerate(r.sequence(cv.get("lines", (None,))[0], "cover.lines"))]
         barcode = r.string(cv, "barcode", "cover.barcode").replace(" ", "").replace("-", "")
@@ -465,7 +475,7 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     ifc = None
     if "inside_front_cover" in top:
         m = r.mapping(top["inside_front_cover"][0], "inside_front_cover", "inside_front_cover")
-        image, _ = r.path(m, "image", "inside_front_cover.image")
+        image = r.image(m, "image", "inside_front_cover.image")
         ifc = InsideFrontCover(
             title=r.string(m, "title", "inside_front_cover.title"),
             text=r.string(m, "text", "inside_front_cover.text"),
@@ -477,7 +487,7 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     for key in ("inside_back_cover", "back_cover"):
         if key in top:
             m = r.mapping(top[key][0], key, key)
-            back_images[key], _ = r.path(m, "image", f"{key}.image", required=True)
+            back_images[key] = r.image(m, "image", f"{key}.image", required=True)
 
     # contents
     contents_pages = None

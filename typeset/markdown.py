@@ -63,4 +63,10 @@ def _emphasis_cjk(state: StateInline, silent: bool) -> bool:
 def make_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.inline.ruler.at("emphasis", _emphasis_cjk)
+    # Every image source reaches our own check (which allows files inside the issue only) and gets
+    # a clear error there, instead of markdown-it silently printing `![…](file:…)` as text.
+    md.validateLink = lambda url: True
+    # Print has no links: a link is set as its text.
+    md.add_render_rule("link_open", lambda *args: "")
+    md.add_render_rule("link_close", lambda *args: "")
     return md

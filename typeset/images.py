@@ -1,0 +1,43 @@
+"""Images from the input: decoded once before layout, so a broken file is an input error, not a crash."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+# A 300 ppi photo across an A3 spread is about 35 million pixels; far beyond that is a
+# decompression bomb, not a photo.
+MAX_PIXELS = 120_000_000
+
+
+def check_image(path: Path) -> str | None:
+    """None when `path` decodes as an image; else what is wrong with it (a predicate for a diagnostic)."""
+    # WeasyPrint lets Pillow load truncated files (ImageFile.LOAD_TRUNCATED_IMAGES) for the whole
+    # process; here a truncated photo must be found.
+    tolerant, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        return _problem(path)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
+
+
+def _problem(path: Path) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    return f"has {width}×{height} pixels, far more than print needs (a decompression bomb?)"
+                image.load()  # decodes every pixel: catches truncated files that verify() lets through
+    except Image.DecompressionBombWarning as exc:
+        return f"is too large to decode safely ({exc})"
+    except Image.DecompressionBombError as exc:
+        return f"is too large to decode safely ({exc})"
+    except UnidentifiedImageError:
+        return "is not an image (not a JPEG, PNG, TIFF … that Pillow can read)"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"cannot be decoded: {exc}"
+    return None

@@ -123,7 +123,7 @@ def test_unknown_front_matter_key_warns_or_fails_with_strict(tmp_path):
     articles, diagnostics = read(root)
     assert [d.format() for d in diagnostics.warnings] == [
         "warning: issue/articles/a.md:3:1 colour: unknown front-matter key 'colour'\n"
-        "  hint: known keys: title, kicker, subtitle, toc_title, author, author_note, source, end_note, columns"]
+        "  hint: known keys: title, kicker, subtitle, toc_title, author, author_note, source, end_note, columns, fit"]
     with pytest.raises(InputError):
         read(root, strict=True)
 

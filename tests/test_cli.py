@@ -110,4 +110,4 @@ def test_demo_issue_uses_every_front_matter_key():
         front = path.read_text(encoding="utf-8").split("---")[1]
         keys |= {line.split(":")[0] for line in front.strip().splitlines()}
     assert keys >= {"title", "kicker", "subtitle", "toc_title", "author", "author_note", "source", "end_note",
-                    "columns"}
+                    "columns", "fit"}

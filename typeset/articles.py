@@ -11,13 +11,14 @@ import yaml
 from markdown_it.token import Token
 
 from .cjk import refine
+from .copyfit import KNOBS, Setting, parse_range
 from .diagnostics import Diagnostics
 from .images import check_image
 from .manifest import ArticleEntry, Manifest, resolve_inside
 from .markdown import make_parser
 
 TEXT_KEYS = ("title", "kicker", "subtitle", "toc_title", "author", "author_note", "source", "end_note")
-LAYOUT_KEYS = ("columns",)
+LAYOUT_KEYS = ("columns", "fit")
 # The font role each piece of text is set in by the house style (styles/*.css); the coverage check follows it.
 FRONT_MATTER_ROLES = {"title": "title", "toc_title": "title", "kicker": "hei", "subtitle": "hei",
                       "author": "kai", "author_note": "kai", "source": "kai", "end_note": "kai"}
@@ -54,6 +55,10 @@ class Article:
     figures: list[Figure] = field(default_factory=list)
     # (line, font role, text) of every piece of text that gets printed, for the font coverage check
     text_lines: list[tuple[int, str, str]] = field(default_factory=list)
+    # the continuations (转页) of other articles set after this one's text (continuation.Continuation)
+    continued_here: list = field(default_factory=list)
+    fit_limits: dict = field(default_factory=dict)  # knob -> (lo, hi) from the front matter's `fit:`
+    fit: Setting | None = None  # the copyfitting chosen for it, if any
 
 
 def read_articles(manifest: Manifest, diagnostics: Diagnostics, strict: bool = False) -> list[Article]:
@@ -110,6 +115,19 @@ def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | Non
             value = str(value).strip()
             setattr(article, key, value)
             article.text_lines.append((line, FRONT_MATTER_ROLES[key], value))
+        elif key == "fit":
+            if not isinstance(value, dict):
+                diagnostics.error("fit must be a mapping of knobs, e.g. {leading: [-0.05, 0], size: false}", **where)
+                continue
+            for knob, limit in value.items():
+                parsed = parse_range(limit, KNOBS[knob][0]) if knob in KNOBS else None
+                if parsed is None:
+                    diagnostics.error(f"fit.{knob}: expected [min, max], a number or false, got {limit!r}"
+                                      if knob in KNOBS else f"fit: unknown knob '{knob}'", **where,
+                                      hint=f"knobs: {', '.join(KNOBS)}; a range must include "
+                                           f"the house value ({', '.join(f'{k} {v[0]:g}' for k, v in KNOBS.items())})")
+                else:
+                    article.fit_limits[knob] = parsed
         elif key == "columns":
             if value not in COLUMN_CHOICES or isinstance(value, bool):
                 diagnostics.error(f"columns must be 1, 2 or 3, got {value!r}", **where)

@@ -96,7 +96,10 @@ def _overset_marker(pdf, page, folio: int) -> None:
     drawing = (f"q 0.85 0 0 rg {x:.2f} {y:.2f} {size} {size} re f 1 1 1 RG 1.4 w "
                f"{x + size / 2:.2f} {y + 2.5:.2f} m {x + size / 2:.2f} {y + size - 2.5:.2f} l S "
                f"{x + 2.5:.2f} {y + size / 2:.2f} m {x + size - 2.5:.2f} {y + size / 2:.2f} l S Q")
-    page.contents_add(pikepdf.Stream(pdf, drawing.encode()), prepend=False)
+    # WeasyPrint leaves its page transformation in force at the end of the content: draw in a
+    # clean graphics state after wrapping the page's own content in q … Q.
+    page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+    page.contents_add(pikepdf.Stream(pdf, b"\nQ\n" + drawing.encode()), prepend=False)
 
 
 def _label_ranges(labels: list[str]) -> list:

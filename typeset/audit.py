@@ -106,11 +106,15 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
         columns = max(1, round((block_right - block_left) / full_line))
         width = (block_right - block_left) / columns
         pitch = 1.6 * size
-        # bands: where no text at all stands across the page for more than two lines (a photo)
+        # bands: where no text at all stands across the page for more than two lines (a photo), or
+        # at a rule across the text block (a continuation set after an article)
+        rules = [r["top"] for r in page.lines + page.rects
+                 if r["x1"] - r["x0"] > 0.6 * (block_right - block_left)]  # a border: its top edge
         bands: list[list[list[dict]]] = [[]]
         previous = None
         for s in sorted(segments, key=lambda s: s[0]["bottom"]):
-            if previous is not None and s[0]["top"] - previous > 2 * pitch:
+            if previous is not None and (s[0]["top"] - previous > 2 * pitch
+                                         or any(previous < rule < s[0]["top"] for rule in rules)):
                 bands.append([])
             bands[-1].append(s)
             previous = s[0]["bottom"] if previous is None else max(previous, s[0]["bottom"])
@@ -137,8 +141,13 @@ def _is_latin(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
-def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: AuditResult, label: str) -> str:
-    """Audit one article's pages; returns the text read back (body lines joined)."""
+def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: AuditResult, label: str,
+                  continuation_pages: list[int] = ()) -> str:
+    """Audit one article's pages; returns the text read back (body lines joined).
+
+    A paragraph may also stand on the page its continuation (转页) was set on, or be cut in two
+    there: its head ending the article's own pages, its tail on the continuation page.
+    """
     every_line = page_lines(pdf, page_indexes)
     lines = [line for line in every_line if line.body]
     result.lines += len(lines)
@@ -148,7 +157,7 @@ def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: A
         text = line.text.rstrip()
         where = f"{label} p.{line.page + 1}: {text}"
         following = every_line[number + 1] if number + 1 < len(every_line) else None
-        paragraph_end = following is None or not following.body or following.indented
+        paragraph_end = following is None or not following.body or following.indented or text.endswith("□")
         if not paragraph_end and line.chars[-1]["x1"] < line.right - 1.0:
             result.add("short_lines", where)
         stripped = text.strip()
@@ -171,9 +180,15 @@ def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: A
         _check_han_latin(line, result, where)
     text = "".join(line.text for line in lines)
     flat = re.sub(r"\s+", "", text)
+    elsewhere = re.sub(r"\s+", "", "".join(line.text for line in page_lines(pdf, list(continuation_pages))
+                                            if line.body)) if continuation_pages else ""
     for paragraph in paragraphs:
-        if re.sub(r"\s+", "", paragraph) not in flat:
-            result.add("missing_paragraphs", f"{label}: {paragraph[:40]}")
+        wanted = re.sub(r"\s+", "", paragraph)
+        if wanted in flat or wanted in elsewhere:
+            continue
+        if elsewhere and any(flat.endswith(wanted[:k]) and wanted[k:] in elsewhere for k in range(1, len(wanted))):
+            continue
+        result.add("missing_paragraphs", f"{label}: {paragraph[:40]}")
     return text
 
 
@@ -229,5 +244,7 @@ def audit_issue(pdf_path: Path, report: dict, issue_dir: Path) -> AuditResult:
             source = (issue_dir / entry["file"]).read_text(encoding="utf-8")
             body = source.split("---", 2)[2] if source.startswith("---") else source
             paragraphs = source_paragraphs(body) if not entry["overset_lines"] else []
-            audit_article(pdf, indexes, paragraphs, result, Path(entry["file"]).stem)
+            continuation = entry.get("continuation")
+            elsewhere = [page_of[str(continuation["page"])]] if continuation else []
+            audit_article(pdf, indexes, paragraphs, result, Path(entry["file"]).stem, elsewhere)
     return result

@@ -23,9 +23,9 @@ from .rlfonts import register
 ISSUE_PDF = "issue.pdf"
 
 
-def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
-                display_root: str | None = None) -> BuildResult:
-    """Build the issue in memory; the caller writes `result.files` and the report."""
+def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
+                  display_root: str | None = None):
+    """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
     display_root = display_root if display_root is not None else str(issue_dir)
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
     articles = read_articles(manifest, diagnostics, strict=strict)
@@ -52,15 +52,26 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
             pages = ", ".join(map(str, fit.blank_folios))
             diagnostics.warning(f"ends early: page(s) {pages} of its planned pages {fit.planned} stay blank",
                                 hint="add text or a photo, or plan fewer pages", **where)
-        if fit.article.entry.continued_on and fit.overset:
-            diagnostics.warning(f"continued_on {fit.article.entry.continued_on}: continuations (转页) are not laid "
-                                "out yet, the text that does not fit is reported as overset", **where)
     for folio, purpose in body.blank_pages:
         if purpose == "unplanned":
             diagnostics.warning(f"page {folio} is not planned for any article and stays blank",
                                 file=manifest.display(manifest.root / "issue.yaml"),
                                 hint="plan an article on it, or let the articles before it run on")
+    return manifest, fonts, body
 
+
+def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
+              display_root: str | None = None) -> tuple[dict, bool]:
+    """The fit report of the issue without building the PDF: (report, page plan violated)."""
+    manifest, _, body = lay_out_issue(issue_dir, diagnostics, strict, display_root)
+    report = make_report(manifest, body, {}, diagnostics, [str(f) for f in body.folios])
+    return report, any(a["fit"] in ("overset", "moved") for a in report["articles"])
+
+
+def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
+                display_root: str | None = None) -> BuildResult:
+    """Build the issue in memory; the caller writes `result.files` and the report."""
+    manifest, fonts, body = lay_out_issue(issue_dir, diagnostics, strict, display_root)
     fonts_rl = _reportlab_fonts(fonts, cover_text(manifest) + contents_text(manifest, body.fits))
     covers_pdf = build_covers(manifest, fonts_rl, diagnostics)
     contents_pdf = build_contents(manifest, body.fits, fonts_rl, diagnostics) if manifest.contents_pages else None

@@ -6,13 +6,14 @@ plan is violated (overset text).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from .build import build_issue
+from .build import build_issue, fit_issue
 from .diagnostics import Diagnostics, InputError
 from .output import summary_table, write_outputs
 
@@ -57,4 +58,27 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> N
                    f"({time.monotonic() - started:.1f} s)")
     if result.plan_violated:
         click.echo("page plan violated: see the overset articles above", err=True)
+        sys.exit(EXIT_PLAN)
+
+
+@main.command()
+@click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Unknown keys in issue.yaml or front matter are errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report's articles as JSON instead of a table.")
+def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
+    """Print how every article fits its planned pages (copyfitting applied); write nothing."""
+    diagnostics = Diagnostics()
+    try:
+        report, violated = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+    except InputError:
+        for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
+            click.echo(diagnostic.format(), err=True)
+        sys.exit(EXIT_INPUT)
+    for diagnostic in diagnostics.warnings:
+        click.echo(diagnostic.format(), err=True)
+    if as_json:
+        click.echo(json.dumps(report["articles"], ensure_ascii=False, indent=2))
+    else:
+        click.echo(summary_table(report))
+    if violated:
         sys.exit(EXIT_PLAN)

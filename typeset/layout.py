@@ -10,7 +10,7 @@ import logging
 import math
 import statistics
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,6 +20,8 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from .articles import Article
+from .continuation import split_article
+from .copyfit import load_ranges, narrow, tightening
 from .diagnostics import Diagnostics, InputError
 from .fonts import FontSet
 from . import justify
@@ -42,6 +44,7 @@ class ArticleFit:
     underfill_lines: int = 0
     underfill_mm: float = 0.0
     pitch: float = 0.0  # body line pitch in CSS px
+    continuation: dict | None = None  # {"page", "lines", "chars"} of its text set on a later page
     lines_per_page: int = 0  # body lines a full page holds, all columns
     blank_folios: list[int] = field(default_factory=list)  # planned pages left without text
 
@@ -99,11 +102,22 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     needed = {a.slug: max(1, len(pages_by_name.get(names[a.slug], []))) for a in articles}
     plan = _plan(manifest, articles, needed)
     passes = 1
+    def laid_out_alone(article: Article) -> list:
+        """The pages of `article` laid out alone: a copyfitting trial."""
+        trial = _render(manifest, [article], names, {article.slug: plan.articles[article.slug][0]}, house, fonts,
+                        font_config, fetcher, diagnostics)
+        return [trial.pages[i] for i in _pages_by_name(trial).get(names[article.slug], [])]
+
+    articles, fitted = _fit(articles, plan, needed, load_ranges(house, diagnostics), laid_out_alone,
+                            [document.pages[i] for i in range(len(document.pages))], pages_by_name, names)
+    plan = _plan(manifest, articles, needed)
     planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
-    if planned_starts != starts:
+    if planned_starts != starts or fitted:
         document = _render(manifest, articles, names, planned_starts, house, fonts, font_config, fetcher,
                            diagnostics)
         pages_by_name = _pages_by_name(document)
+        needed = {a.slug: max(1, len(pages_by_name.get(names[a.slug], []))) for a in articles}
+        plan = _plan(manifest, articles, needed)
         passes = 2
 
     keep: list[int] = []
@@ -123,8 +137,115 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
             fit.blank_folios = [s.folio for s in slots if s.kind == "underfill" and s.folio in fit.planned]
             fit.underfill_lines += len(fit.blank_folios) * fit.lines_per_page
         fits.append(fit)
+    # where each continuation was set, and how long it is
+    by_slug = {fit.article.slug: fit for fit in fits}
+    for fit in fits:
+        for continuation in fit.article.continued_here:
+            host_pages = pages_by_name.get(names[fit.article.slug], [])[: fit.pages_kept]
+            lines = [line for i in host_pages for line in _section_lines(document.pages[i]._page_box,
+                                                                         continuation.source.slug)]
+            by_slug[continuation.source.slug].continuation = {
+                "page": continuation.page, "lines": len(lines),
+                "chars": sum(len("".join(_line_text(line).split())) for line in lines)}
     final = document.copy([document.pages[i] for i in keep])
     return BodyLayout(final, slots, fits, passes)
+
+
+def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, laid_out_alone,
+         pages: list, pages_by_name: dict[str, list[int]], names: dict[str, str]) -> tuple[list[Article], list[str]]:
+    """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
+
+    An article with `continued_on` whose text overran its pages is cut where its last planned
+    page ends, the rest set after the article planned on the continuation page (the host).
+    When the host cannot take it, both are tightened together, step by step, which moves more
+    of the text onto the source's pages. Any other article that overruns its pages is tightened
+    until it fits. `needed` is updated to the pages each article then takes.
+    """
+    by_slug = {a.slug: a for a in articles}
+    by_page = {folio: a.slug for a in articles if a.entry.pages
+               for folio in range(a.entry.pages.first, a.entry.pages.last + 1)}
+
+    def available(article: Article) -> int:
+        return article.entry.pages.last - plan.articles[article.slug][0] + 1
+
+    changed: list[str] = []
+    for article in articles:
+        target = article.entry.continued_on
+        start, kept = plan.articles[article.slug]
+        host_slug = by_page.get(target)
+        if target is None or needed[article.slug] <= kept or host_slug is None:
+            continue
+        source, host = by_slug[article.slug], by_slug[host_slug]
+        limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
+        for setting in [None, *tightening(limits, False)] if ranges else [None]:
+            trial_source = replace(source, fit=setting) if setting else source
+            if setting is None:
+                source_pages = [pages[i] for i in pages_by_name.get(names[source.slug], [])]
+            else:
+                source_pages = laid_out_alone(trial_source)
+            placed = [line for page in source_pages[:kept] for line in _placed_lines(page._page_box)]
+            result = split_article(trial_source, placed, target, start + kept - 1)
+            if result is None:
+                break
+            shortened, continuation = result
+            trial_host = replace(host, continued_here=[*host.continued_here, continuation],
+                                 fit=setting if setting else host.fit)
+            needed[host.slug] = len(laid_out_alone(trial_host))
+            by_slug[source.slug], by_slug[host.slug] = shortened, trial_host
+            needed[source.slug] = kept
+            if needed[host.slug] <= available(host):
+                break
+        changed += [source.slug, host.slug]
+
+    for article in articles:
+        current = by_slug[article.slug]
+        if not current.entry.pages or article.slug in changed or not ranges:
+            continue
+        if needed[article.slug] <= available(current):
+            continue
+        for setting in tightening(narrow(ranges, current.fit_limits), bool(current.figures)):
+            by_slug[article.slug] = replace(current, fit=setting)
+            needed[article.slug] = len(laid_out_alone(by_slug[article.slug]))
+            if needed[article.slug] <= available(current):
+                break
+        changed.append(article.slug)
+    return [by_slug[a.slug] for a in articles], changed
+
+
+def _placed_lines(page_box) -> list[tuple[str | None, int]]:
+    """(data-line of the body block, visible characters) of every text line of the page's article."""
+    out: list[tuple[str | None, int]] = []
+
+    def walk(box, block):
+        element = getattr(box, "element", None)
+        if isinstance(box, boxes.BlockBox) and element is not None and element.get("data-line"):
+            block = element.get("data-line")
+        if isinstance(box, boxes.LineBox):
+            text = "".join(_line_text(box).split())
+            if text:
+                out.append((block, len(text)))
+            return
+        for child in getattr(box, "children", ()):
+            if not isinstance(child, boxes.MarginBox):
+                walk(child, block)
+
+    walk(page_box, None)
+    return out
+
+
+def _section_lines(page_box, source_slug: str) -> list:
+    """The text lines of the continuation of `source_slug` on a page."""
+    def find(box):
+        element = getattr(box, "element", None)
+        if element is not None and element.get("class") == "continuation" and element.get("data-file") == source_slug:
+            return [line for line in _content_lines(box) if _line_text(line).strip()]
+        found = []
+        for child in getattr(box, "children", ()):
+            if not isinstance(child, boxes.MarginBox):
+                found += find(child)
+        return found
+
+    return find(page_box)
 
 
 @dataclass

@@ -55,6 +55,8 @@ def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], d
             "underfill_mm": fit.underfill_mm,
             "blank_pages": fit.blank_folios,
             "continued_on": entry.continued_on,
+            "continuation": fit.continuation,
+            "fit_settings": fit.article.fit.changes() if fit.article.fit else None,
             "fit": fit_status(fit),
         })
     return {
@@ -110,19 +112,23 @@ def _clip(text: str, width: int) -> str:
 
 def summary_table(report: dict) -> str:
     """The fit table printed after a build: section, title, planned and actual pages, fit."""
-    header = ("section", "title", "planned", "actual", "fit")
-    widths = (18, 34, 8, 8, 0)
+    header = ("section", "title", "planned", "actual", "settings", "fit")
+    widths = (18, 34, 8, 8, 30, 0)
     rows = [header]
     for a in report["articles"]:
         planned = "-" if a["planned"] is None else _pages(a["planned"])
         detail = a["fit"]
+        if a["continuation"]:
+            detail += f" +{a['continuation']['lines']} lines on p.{a['continuation']['page']}"
         if a["overset_lines"]:
             detail += f" +{a['overset_lines']} lines ({a['overset_chars']} chars)"
         elif a["blank_pages"]:
             detail += f" {len(a['blank_pages'])} blank page(s), {a['underfill_lines']} lines free"
         elif a["underfill_lines"]:
             detail += f" ({a['underfill_lines']} lines free)"
-        rows.append((a["section"], a["title"], planned, _pages(a["actual"]), detail))
+        settings = ", ".join(f"{k} {v:+g}" if k != "photo_scale" else f"photo {v:g}"
+                             for k, v in (a["fit_settings"] or {}).items()) or "-"
+        rows.append((a["section"], a["title"], planned, _pages(a["actual"]), settings, detail))
     lines = ["  ".join(_clip(cell, w) if w else cell for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "-" * (sum(widths) + 2 * (len(widths) - 1) + 8))
     return "\n".join(lines)

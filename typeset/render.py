@@ -77,6 +77,7 @@ def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fo
             page_css=Markup(page_rules(manifest, blocks)),
             stylesheets=stylesheets,
             body=lambda article: Markup(article.body_html),  # already escaped by the Markdown stage
+            html=Markup,  # continuations: built from escaped article HTML
         )
     except jinja2.TemplateSyntaxError as exc:
         shown = house.shown(Path(exc.filename)) if exc.filename else None

@@ -1,0 +1,118 @@
+"""Continuations (转页) and copyfitting: every article on its planned pages, within tolerances."""
+
+import json
+import re
+
+import pytest
+
+from typeset.audit import page_lines
+from typeset.continuation import split_article, split_block, top_level_blocks, visible_length
+from typeset.copyfit import KNOBS, Setting, narrow, parse_range, tightening
+
+from conftest import MINIMAL_MANIFEST, PARAGRAPH, REFERENCE, article, pdf_text_by_page, run_cli, write_issue
+
+HOUSE = {"leading": (-0.15, 0.10), "tracking": (-0.03, 0.03), "size": (-0.5, 0.5), "photo_scale": (0.6, 1.0)}
+
+
+def plain(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment)
+
+
+def test_split_block_keeps_markup_and_text():
+    block = '<p data-line="5">前文<strong>加粗的<span class="halt">，</span>小标题</strong>后文到此。</p>'
+    head, tail = split_block(block, 6)
+    assert head == '<p data-line="5">前文<strong>加粗的<span class="halt">，</span></strong></p>'
+    assert tail == '<p data-line="5"><strong>小标题</strong>后文到此。</p>'
+    assert plain(head) + plain(tail) == plain(block)
+    assert visible_length(head) == 6
+
+
+def test_split_article_cuts_after_the_placed_lines_but_one():
+    from typeset.articles import Article
+
+    body = "\n".join(f'<p data-line="{n}">{"字" * 30}</p>' for n in (5, 7, 9)) + "\n"
+    source = Article(entry=None, slug="a", display="a.md", title="标题", body_html=body, source="新华社")
+    # lines of 12 characters: the first paragraph took 3 lines, the second 2 before the page ended
+    placed = [("5", 12), ("5", 12), ("5", 6), ("7", 12), ("7", 12)]
+    shortened, continuation = split_article(source, placed, page=32, last_folio=31)
+    blocks = top_level_blocks(shortened.body_html)
+    assert plain(blocks[0]) == "字" * 30 and plain(blocks[1]) == "字" * 12  # one line back for the jump line
+    assert 'class="split-head"' in blocks[1] and blocks[-1] == '<p class="jump jump-out">（下转第32页）</p>'
+    assert continuation.html.startswith('<p class="jump jump-in">（上接第31页）</p>')
+    assert plain(continuation.html).count("字") == 18 + 30
+    assert "（来源：新华社）" in continuation.html and shortened.source == ""
+
+
+def test_tightening_runs_from_small_changes_to_large_within_the_ranges():
+    settings = tightening(HOUSE, has_photo=True)
+    assert settings[0] == Setting(photo_scale=0.85)
+    assert settings[-1] == Setting(leading=-0.15, tracking=-0.03, size=-0.5, photo_scale=0.6)
+    for setting in settings:
+        for knob, (lo, hi) in HOUSE.items():
+            assert lo <= getattr(setting, knob) <= hi
+    assert [s.leading for s in tightening(HOUSE, has_photo=False)][:3] == [-0.05, -0.1, -0.15]
+
+
+def test_front_matter_narrows_pins_and_forbids_knobs():
+    limits = {"leading": parse_range([-0.05, 0], 0.0), "size": parse_range(False, 0.0),
+              "tracking": parse_range(-0.01, 0.0)}
+    ranges = narrow(HOUSE, limits)
+    assert ranges["leading"] == (-0.05, 0) and ranges["size"] == (0.0, 0.0)
+    assert ranges["tracking"] == (-0.01, -0.01)
+    assert all(s.leading >= -0.05 and s.size == 0 for s in tightening(ranges, False))
+    assert parse_range([0.1, 0.2], 0.0) is None  # a range must include the house value
+
+
+def test_setting_css_and_description():
+    setting = Setting(leading=-0.1, photo_scale=0.7)
+    assert setting.css() == "--fit-leading: -0.1em; --fit-tracking: 0em; --fit-size: 0pt; --fit-photo: 0.7"
+    assert setting.describe() == "leading -0.1em, photo_scale 0.7"
+
+
+def test_reference_issue_fits_its_plan(reference_build):
+    result, out = reference_build
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    for entry in report["articles"]:
+        assert entry["actual"] == entry["planned"], entry["file"]
+        assert entry["overset_lines"] == 0
+        for knob, value in (entry["fit_settings"] or {}).items():
+            lo, hi = HOUSE[knob]
+            assert lo <= value <= hi
+    continued = {a["file"][9:11]: a["continuation"] for a in report["articles"] if a["continuation"]}
+    assert {k: v["page"] for k, v in continued.items()} == {"13": 32, "18": 42, "22": 46}
+    texts = {label: text.replace(" ", "") for label, text in zip(report["page_labels"],
+                                                                 pdf_text_by_page(out / "issue.pdf"))}
+    for source_page, page in ((31, 32), (40, 42), (45, 46)):
+        assert f"（下转第{page}页）" in texts[str(source_page)]
+        assert f"（上接第{source_page}页）" in texts[str(page)]
+    assert "settings" in result.stdout and "leading" in result.stdout  # the fit table names the settings
+
+
+def test_overlong_article_without_continuation_is_overset_by_the_right_count(tmp_path):
+    # all knobs pinned: 60 paragraphs of 3 lines each, one page
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article(
+        paragraphs=60, extra_front="fit: {leading: false, tracking: false, size: false, photo_scale: false}\n")})
+    out = tmp_path / "out"
+    result = run_cli("build", str(root), "-o", str(out))
+    assert result.returncode == 3
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    entry = report["articles"][0]
+    import pdfplumber
+
+    with pdfplumber.open(out / "issue.pdf") as pdf:
+        placed = [line for line in page_lines(pdf, [2]) if line.body]
+    lines_per_paragraph = -(-(len(PARAGRAPH) + 2) // 24)
+    assert entry["overset_lines"] + len(placed) == 60 * lines_per_paragraph
+    assert entry["fit_settings"] is None
+
+
+def test_fit_is_reproducible_and_fits_a_slightly_long_article(tmp_path):
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article(paragraphs=21)})
+    first = run_cli("fit", str(root), "--json")
+    second = run_cli("fit", str(root), "--json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    entry = json.loads(first.stdout)[0]
+    assert entry["overset_lines"] == 0 and entry["fit_settings"]
+    assert not (root / "build").exists()  # fit writes nothing

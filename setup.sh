@@ -7,9 +7,9 @@ cd "$(dirname "$0")"
 
 # Pango/HarfBuzz for WeasyPrint (libharfbuzz-subset0: without it font subsetting falls back to
 # Python and a 48-page issue is several times slower), the CJK fonts of the house style,
-# and poppler/qpdf for checking PDFs.
+# Ghostscript for the preflight's ink check, and poppler/qpdf for checking PDFs.
 APT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-noto-cjk-extra
-              fonts-lxgw-wenkai poppler-utils qpdf)
+              fonts-lxgw-wenkai ghostscript poppler-utils qpdf)
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   APT_PACKAGES+=(python3-venv)
 fi

@@ -84,8 +84,9 @@ def column_text(pdf_path: Path, page_index: int, column: int, columns: int = 2) 
 
     with pdfplumber.open(pdf_path) as pdf:
         page = pdf.pages[page_index]
-        width = page.width / columns
-        region = page.crop((column * width, 0, (column + 1) * width, page.height))
+        x0, top, x1, bottom = page.bbox  # pages with bleed do not start at 0
+        width = (x1 - x0) / columns
+        region = page.crop((x0 + column * width, top, x0 + (column + 1) * width, bottom))
         return (region.extract_text() or "").replace("\n", "")
 
 

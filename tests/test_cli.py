@@ -11,7 +11,7 @@ def test_demo_builds_clean(demo_build):
     result, out = demo_build
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["outputs"] == {"issue": "issue.pdf"}
+    assert report["outputs"] == {"issue": "issue.pdf", "interior": "interior.pdf", "cover": "cover.pdf"}
     assert report["pages"] == 10 and report["errors"] == [] and report["warnings"] == []
     assert report["page_labels"] == ["封一", "封二", "1", "2", "3", "4", "5", "6", "封三", "封四"]
     assert [(a["file"], a["planned"], a["actual"]) for a in report["articles"]] == [

@@ -34,38 +34,37 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
 
     labels: list[str] = []
 
-    def add(page, label: str, trimmed_view: bool) -> None:
+    def add(page, label: str) -> None:
         out.pages.append(page)
         added = out.pages[-1]
-        if "/TrimBox" not in added.obj:
-            added.obj.TrimBox = added.obj.MediaBox
-        if trimmed_view:
-            # pages with bleed are shown at trim size, like the body pages
-            added.obj.CropBox = added.obj.TrimBox
+        # every page has trim and bleed boxes; a reader sees the trimmed page
+        added.obj.CropBox = added.obj.TrimBox
         labels.append(label)
 
     if covers:
-        add(covers.pages[0], COVER_LABELS[0], True)
-        add(covers.pages[1], COVER_LABELS[1], True)
+        add(covers.pages[0], COVER_LABELS[0])
+        add(covers.pages[1], COVER_LABELS[1])
     body_offset = len(out.pages)
     contents_folios = [slot.folio for slot in body.slots if slot.kind == "reserved"] if contents else []
-    width, height = (float(v) for v in body_doc.pages[0].mediabox[2:]) if len(body_doc.pages) else \
-        (manifest.page.trim_mm[0] * 72 / 25.4, manifest.page.trim_mm[1] * 72 / 25.4)
+    width, height = (v * 72 / 25.4 for v in manifest.page.trim_mm)
+    bleed = manifest.page.bleed_mm * 72 / 25.4
     for slot in body.slots:
         if slot.kind == "article":
-            add(body_doc.pages[slot.page], str(slot.folio), False)
+            add(body_doc.pages[slot.page], str(slot.folio))
         elif slot.folio in contents_folios:
-            add(contents.pages[contents_folios.index(slot.folio)], str(slot.folio), True)
+            add(contents.pages[contents_folios.index(slot.folio)], str(slot.folio))
         else:
             # a planned page without text: blank, and reported as underfill or unplanned
-            blank = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, width, height])
-            add(pikepdf.Page(out.make_indirect(blank)), str(slot.folio), False)
+            bleed_box = [-bleed, -bleed, width + bleed, height + bleed]
+            blank = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=bleed_box, BleedBox=bleed_box,
+                                       TrimBox=[0, 0, width, height])
+            add(pikepdf.Page(out.make_indirect(blank)), str(slot.folio))
     for fit in body.fits:
         if fit.overset:
             _overset_marker(out, out.pages[body_offset + body.folios.index(fit.last_folio)], fit.last_folio)
     if covers:
-        add(covers.pages[2], COVER_LABELS[2], True)
-        add(covers.pages[3], COVER_LABELS[3], True)
+        add(covers.pages[2], COVER_LABELS[2])
+        add(covers.pages[3], COVER_LABELS[3])
 
     out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(_label_ranges(labels)))
     out.Root.Lang = pikepdf.String("zh-CN")
@@ -89,10 +88,10 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
 
 def _overset_marker(pdf, page, folio: int) -> None:
     """InDesign's overset sign, a red box with a plus, at the outer foot of the last planned page."""
-    media = [float(v) for v in page.mediabox]
+    trim = [float(v) for v in page.obj.TrimBox]
     size, inset = 12.0, 17.0
-    x = media[2] - inset - size if folio % 2 else media[0] + inset
-    y = media[1] + inset
+    x = trim[2] - inset - size if folio % 2 else trim[0] + inset
+    y = trim[1] + inset
     drawing = (f"q 0.85 0 0 rg {x:.2f} {y:.2f} {size} {size} re f 1 1 1 RG 1.4 w "
                f"{x + size / 2:.2f} {y + 2.5:.2f} m {x + size / 2:.2f} {y + size - 2.5:.2f} l S "
                f"{x + 2.5:.2f} {y + size / 2:.2f} m {x + size - 2.5:.2f} {y + size / 2:.2f} l S Q")

@@ -6,9 +6,11 @@ folder as it was.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .articles import read_articles
+from .color import cmyk_image, find_profile
 from .diagnostics import Diagnostics, InputError
 from .fonts import FontSet, load_fonts
 from .house import check_stylesheet_urls, find_house
@@ -18,9 +20,13 @@ from .assemble import assemble_issue
 from .contents import build_contents, contents_text
 from .covers import CoverFonts, build_covers, cover_text
 from .output import BuildResult, fit_status, make_report
+from .preflight import preflight
+from .printfiles import print_file
 from .rlfonts import register
 
-ISSUE_PDF = "issue.pdf"
+ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
+INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
+COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
 
 
 def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
@@ -35,7 +41,9 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
     diagnostics.raise_if_errors()
     check_coverage(articles, fonts, diagnostics)
+    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
     diagnostics.raise_if_errors()
+    articles, manifest = _print_colour(articles, manifest, profile)
 
     body = lay_out(manifest, articles, house, fonts, diagnostics)
     for fit in body.fits:
@@ -57,13 +65,33 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
             diagnostics.warning(f"page {folio} is not planned for any article and stays blank",
                                 file=manifest.display(manifest.root / "issue.yaml"),
                                 hint="plan an article on it, or let the articles before it run on")
-    return manifest, fonts, body
+    return manifest, fonts, body, profile
+
+
+def _print_colour(articles, manifest, profile):
+    """Photos converted to CMYK for the output profile (cached); the articles and manifest use them."""
+    converted = []
+    for article in articles:
+        html = article.body_html
+        for figure in article.figures:
+            html = html.replace(figure.path.as_uri(), cmyk_image(figure.path, profile).as_uri())
+        converted.append(replace(article, body_html=html))
+    changes = {}
+    if manifest.cover and manifest.cover.image:
+        changes["cover"] = replace(manifest.cover, image=cmyk_image(manifest.cover.image, profile))
+    if manifest.inside_front_cover and manifest.inside_front_cover.image:
+        changes["inside_front_cover"] = replace(manifest.inside_front_cover,
+                                                image=cmyk_image(manifest.inside_front_cover.image, profile))
+    for key in ("inside_back_cover", "back_cover"):
+        if getattr(manifest, key):
+            changes[key] = cmyk_image(getattr(manifest, key), profile)
+    return converted, replace(manifest, **changes)
 
 
 def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
               display_root: str | None = None) -> tuple[dict, bool]:
     """The fit report of the issue without building the PDF: (report, page plan violated)."""
-    manifest, _, body = lay_out_issue(issue_dir, diagnostics, strict, display_root)
+    manifest, _, body, _ = lay_out_issue(issue_dir, diagnostics, strict, display_root)
     report = make_report(manifest, body, {}, diagnostics, [str(f) for f in body.folios])
     return report, any(a["fit"] in ("overset", "moved") for a in report["articles"])
 
@@ -71,7 +99,7 @@ def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
 def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
                 display_root: str | None = None) -> BuildResult:
     """Build the issue in memory; the caller writes `result.files` and the report."""
-    manifest, fonts, body = lay_out_issue(issue_dir, diagnostics, strict, display_root)
+    manifest, fonts, body, profile = lay_out_issue(issue_dir, diagnostics, strict, display_root)
     fonts_rl = _reportlab_fonts(fonts, cover_text(manifest) + contents_text(manifest, body.fits))
     covers_pdf = build_covers(manifest, fonts_rl, diagnostics)
     contents_pdf = build_contents(manifest, body.fits, fonts_rl, diagnostics) if manifest.contents_pages else None
@@ -83,10 +111,28 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
                             hint="plan pages so that covers + body come to a multiple of 4, "
                                  "or set page.binding: perfect")
     out_dir = out_dir if out_dir is not None else issue_dir / "build"
-    outputs = {"issue": ISSUE_PDF}
-    report = make_report(manifest, body, outputs, diagnostics, assembled.labels)
+    title = f"{manifest.magazine.name} {manifest.issue.label}"
+    labels = assembled.labels
+    files = {
+        ISSUE_PDF: pdf,
+        INTERIOR_PDF: print_file(pdf, [i for i, label in enumerate(labels) if label.isdigit()], f"{title} 内文",
+                                 profile),
+        COVER_PDF: print_file(pdf, [i for i, label in enumerate(labels) if not label.isdigit()], f"{title} 封面",
+                              profile),
+    }
+    outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
+    checks = {}
+    for kind in ("interior", "cover"):
+        checked = preflight(outputs[kind], data=files[outputs[kind]])
+        checks[kind] = checked.as_json()
+        for finding in checked.findings:
+            where = f" page {finding.page}" if finding.page else ""
+            diagnostics.warning(f"preflight {outputs[kind]}{where} ({finding.check}, {finding.severity}): "
+                                f"{finding.message}", hint="run `typeset preflight` on the file for the full table")
+    report = make_report(manifest, body, outputs, diagnostics, labels)
+    report["preflight"] = checks
     violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
-    return BuildResult(out_dir, outputs, report, violated, files={ISSUE_PDF: pdf})
+    return BuildResult(out_dir, outputs, report, violated, files=files)
 
 
 def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:

@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 import click
+import pikepdf
 
 from .build import build_issue, fit_issue
 from .diagnostics import Diagnostics, InputError
-from .output import summary_table, write_outputs
+from .output import add_package, summary_table, write_outputs
+from .preflight import preflight
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
 
@@ -26,18 +28,14 @@ def main() -> None:
     """Lay out a Chinese periodical's issue (issue.yaml + Markdown articles) as a print-ready PDF."""
 
 
-@main.command()
-@click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: ISSUE_DIR/build).")
-@click.option("--strict", is_flag=True, help="Unknown keys in issue.yaml or front matter are errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
-def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
-    """Build ISSUE_DIR into OUT_DIR/issue.pdf and OUT_DIR/report.json."""
+def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, package: bool = False) -> None:
+    """Build (and package) the issue, print what happened, exit with the build's code."""
     started = time.monotonic()
     diagnostics = Diagnostics()
     try:
         result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+        if package:
+            add_package(result)
     except InputError:
         for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
             click.echo(diagnostic.format(), err=True)
@@ -54,11 +52,38 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> N
         click.echo(diagnostic.format(), err=True)
     if not quiet:
         click.echo(summary_table(result.report))
-        click.echo(f"\n{result.report['pages']} pages → {result.out_dir / result.outputs['issue']} "
-                   f"({time.monotonic() - started:.1f} s)")
+        made = ", ".join(str(result.out_dir / path) for path in result.outputs.values())
+        click.echo(f"\n{result.report['pages']} pages → {made} ({time.monotonic() - started:.1f} s)")
     if result.plan_violated:
         click.echo("page plan violated: see the overset articles above", err=True)
         sys.exit(EXIT_PLAN)
+
+
+_ISSUE = click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
+_OUT = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                    help="Output folder (default: ISSUE_DIR/build).")
+_STRICT = click.option("--strict", is_flag=True, help="Unknown keys in issue.yaml or front matter are errors.")
+_QUIET = click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+
+
+@main.command()
+@_ISSUE
+@_OUT
+@_STRICT
+@_QUIET
+def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
+    """Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the printer), report.json."""
+    _build(issue_dir, out_dir, strict, quiet)
+
+
+@main.command()
+@_ISSUE
+@_OUT
+@_STRICT
+@_QUIET
+def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
+    """Build ISSUE_DIR and zip the PDFs with the preflight reports and SHA-256 checksums (package.zip)."""
+    _build(issue_dir, out_dir, strict, quiet, package=True)
 
 
 @main.command()
@@ -82,3 +107,19 @@ def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
         click.echo(summary_table(report))
     if violated:
         sys.exit(EXIT_PLAN)
+
+
+@main.command(name="preflight")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--binding", type=click.Choice(["saddle", "perfect"]), help="Check the page count rule of this binding.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def preflight_command(pdf: Path, binding: str | None, as_json: bool) -> None:
+    """Check a print PDF: boxes and bleed, fonts embedded, image resolution, hairlines. Exit 1 on errors."""
+    try:
+        checked = preflight(pdf, binding=binding)
+    except pikepdf.PdfError as exc:
+        click.echo(f"{pdf}: not a readable PDF ({exc})", err=True)
+        sys.exit(EXIT_INPUT)
+    click.echo(json.dumps(checked.as_json(), ensure_ascii=False, indent=2) if as_json else checked.table())
+    if checked.errors:
+        sys.exit(EXIT_INPUT)

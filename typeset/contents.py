@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportlab.lib.colors import HexColor, white
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from .covers import HOUSE_RED, INK, CoverFonts
+from .covers import GREY, HOUSE_RED, INK, PAPER, CoverFonts
 from .diagnostics import Diagnostics, InputError
 from .layout import ArticleFit
 from .manifest import Manifest
@@ -106,7 +105,7 @@ def _header(canvas, geometry: PageGeometry, manifest: Manifest, fonts: CoverFont
     w, h, b = geometry.trim_w, geometry.trim_h, geometry.bleed
     canvas.setFillColor(HOUSE_RED)
     canvas.rect(-b, h - HEADER, w + 2 * b, HEADER + b, stroke=0, fill=1)
-    canvas.setFillColor(white)
+    canvas.setFillColor(PAPER)
     text = canvas.beginText(MARGIN, h - HEADER + 14 * mm)
     text.setFont(fonts.title, 34)
     text.setCharSpace(12)
@@ -163,7 +162,7 @@ def _draw_entry(canvas, entry: Entry, fonts: CoverFonts, x: float, y: float, wid
         y -= TITLE_LEADING
     if entry.author:
         canvas.setFont(fonts.kai, AUTHOR_SIZE)
-        canvas.setFillColor(HexColor("#555555"))
+        canvas.setFillColor(GREY)
         canvas.drawString(x + indent + 2 * mm, y - AUTHOR_SIZE - 1, entry.author)
         y -= AUTHOR_LEADING
     return y - 4
@@ -174,7 +173,7 @@ def _leader(canvas, start: float, end: float, y: float) -> None:
     if end - start < 4 * mm:
         return
     canvas.saveState()
-    canvas.setStrokeColor(HexColor("#888888"))
+    canvas.setStrokeColor(GREY)
     canvas.setLineWidth(0.9)
     canvas.setLineCap(1)
     canvas.setDash(0.01, 3)

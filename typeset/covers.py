@@ -13,7 +13,7 @@ from PIL import Image
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import eanbc
 from reportlab.graphics.shapes import Drawing
-from reportlab.lib.colors import Color, HexColor, white
+from reportlab.lib.colors import CMYKColor
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -21,8 +21,12 @@ from .diagnostics import Diagnostics
 from .manifest import Manifest
 from .rltext import PageGeometry, break_lines, draw_paragraph, new_canvas, start_page
 
-HOUSE_RED = HexColor("#a0161c")
-INK = HexColor("#1a1a1a")
+# print colours, CMYK as in the house CSS; text is black ink only
+HOUSE_RED = CMYKColor(0, 0.95, 0.85, 0.3)
+INK = CMYKColor(0, 0, 0, 1)
+GREY = CMYKColor(0, 0, 0, 0.7)
+PAPER = CMYKColor(0, 0, 0, 0)
+SHADE = CMYKColor(0, 0, 0, 0.85, alpha=0.45)  # the band under the cover lines
 SAFE = 10 * mm  # text keeps this far inside the trim
 
 
@@ -110,7 +114,7 @@ def _front_cover(canvas, geometry: PageGeometry, manifest: Manifest, fonts: Cove
     canvas.rect(-b, band_bottom, w + 2 * b, h - band_bottom + b, stroke=0, fill=1)
     name = manifest.magazine.name
     name_size = _fit_size(name, fonts.title, 64, w - 2 * SAFE - 45 * mm, 24)
-    canvas.setFillColor(white)
+    canvas.setFillColor(PAPER)
     text = canvas.beginText(SAFE, h - SAFE - name_size * 0.95)
     text.setFont(fonts.title, name_size)
     text.setCharSpace(name_size * 0.12)
@@ -133,7 +137,7 @@ def _front_cover(canvas, geometry: PageGeometry, manifest: Manifest, fonts: Cove
     if lines:
         size, leading = 17, 27
         band_height = leading * len(lines) + 14 * mm
-        canvas.setFillColor(Color(0, 0, 0, alpha=0.45))
+        canvas.setFillColor(SHADE)
         canvas.rect(-b, SAFE + 6 * mm, w + b - SAFE - 4 * mm - (42 * mm if cover.barcode else 0), band_height,
                     stroke=0, fill=1)
         y = SAFE + 6 * mm + band_height - 7 * mm - size
@@ -142,24 +146,25 @@ def _front_cover(canvas, geometry: PageGeometry, manifest: Manifest, fonts: Cove
                                10)
             canvas.setFillColor(HOUSE_RED)
             canvas.rect(SAFE, y + 1, 2.2 * mm, fitted * 0.8, stroke=0, fill=1)
-            canvas.setFillColor(white)
+            canvas.setFillColor(PAPER)
             canvas.setFont(fonts.hei_bold, fitted)
             canvas.drawString(SAFE + 5 * mm, y, line)
             y -= leading
     if cover and cover.barcode:
-        _barcode(canvas, w - SAFE - 38 * mm, SAFE, cover.barcode)
+        _barcode(canvas, w - SAFE - 38 * mm, SAFE, cover.barcode, fonts.hei)
 
 
-def _barcode(canvas, x: float, y: float, digits: str) -> None:
-    """An EAN-13 (ISSN) barcode on a white ground."""
+def _barcode(canvas, x: float, y: float, digits: str, font: str) -> None:
+    """An EAN-13 (ISSN) barcode on a white ground, in black ink and the house font (no Helvetica)."""
     widget = eanbc.Ean13BarcodeWidget(digits[:12])
+    widget.fontName, widget.barFillColor, widget.textColor = font, INK, INK
     x0, y0, x1, y1 = widget.getBounds()
     drawing = Drawing(38 * mm, 24 * mm)
     scale = min(34 * mm / (x1 - x0), 20 * mm / (y1 - y0))
     widget.x, widget.y = 0, 0
     drawing.add(widget)
     drawing.scale(scale, scale)
-    canvas.setFillColor(white)
+    canvas.setFillColor(PAPER)
     canvas.rect(x, y, 38 * mm, 24 * mm, stroke=0, fill=1)
     renderPDF.draw(drawing, canvas, x + 2 * mm - x0 * scale, y + 2 * mm - y0 * scale)
 
@@ -191,7 +196,7 @@ def _inside_front_cover(canvas, geometry: PageGeometry, manifest: Manifest, font
         y -= photo_h + 2.5 * mm
     if item.caption:
         canvas.setFont(fonts.kai, 10)
-        canvas.setFillColor(HexColor("#444444"))
+        canvas.setFillColor(GREY)
         canvas.drawCentredString(w / 2, y - 10, item.caption)
         y -= 10 + 6 * mm
     if item.text:

@@ -23,7 +23,7 @@ from .articles import Article
 from .continuation import split_article
 from .copyfit import load_ranges, narrow, tightening
 from .diagnostics import Diagnostics, InputError
-from .fonts import FontSet
+from .fonts import FontSet, cache_dir
 from . import justify
 from .house import House
 from .manifest import Manifest, PageRange
@@ -93,8 +93,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     """
     justify.install()
     font_config = FontConfiguration()
-    fetcher = _SandboxedFetcher([manifest.root, *house.roots, *(f.file.parent for r in fonts.roles.values()
-                                                                  for f in r.faces)], diagnostics)
+    fetcher = _SandboxedFetcher([manifest.root, *house.roots, cache_dir().parent / "cmyk",
+                                 *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
     names = {a.slug: f"a{i}" for i, a in enumerate(articles)}
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
     document = _render(manifest, articles, names, starts, house, fonts, font_config, fetcher, diagnostics)

@@ -74,6 +74,7 @@ class PageSpec:
     trim_mm: tuple[float, float]
     bleed_mm: float = 3.0
     binding: str = "saddle"  # saddle (骑马订: pages in fours) or perfect (胶装)
+    output_profile: str = "FOGRA39L_coated.icc"  # ICC profile of the printing condition
 
 
 @dataclass
@@ -154,7 +155,7 @@ _KNOWN = {
          "back_cover", "contents", "sections"},
     "magazine": {"name", "slogan", "sponsor"},
     "issue": {"year", "number", "serial", "period", "label"},
-    "page": {"trim", "bleed", "binding"},
+    "page": {"trim", "bleed", "binding", "output_profile"},
     "masthead[]": {"label", "value"},
     "cover": {"image", "lines", "barcode"},
     "inside_back_cover": {"image"},
@@ -449,7 +450,8 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     if binding not in ("saddle", "perfect"):
         r.error(pg["binding"][0], "page.binding", f"unknown binding '{binding}'",
                 hint="saddle (骑马订, pages in multiples of 4) or perfect (胶装)")
-    page = PageSpec(trim_mm=trim, bleed_mm=bleed, binding=binding)
+    page = PageSpec(trim_mm=trim, bleed_mm=bleed, binding=binding,
+                    output_profile=r.string(pg, "output_profile", "page.output_profile") or "FOGRA39L_coated.icc")
 
     # masthead
     masthead = []

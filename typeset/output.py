@@ -6,8 +6,12 @@ output folder and renamed, so a failed or killed build never leaves half a file.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import time
+import zipfile
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
@@ -70,6 +74,32 @@ def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], d
         "warnings": [d.as_json() for d in diagnostics.warnings],
         "errors": [d.as_json() for d in diagnostics.errors],
     }
+
+
+PACKAGE = "package.zip"
+
+
+def add_package(result: BuildResult) -> None:
+    """A zip for the printer: the PDFs, the preflight reports and SHA-256 checksums of them all.
+
+    Entries carry the SOURCE_DATE_EPOCH time (or 1980-01-01), so the same build zips the same."""
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    stamp = time.gmtime(max(epoch, 315532800))[:6]
+    members = {path: result.files[path] for kind, path in result.outputs.items()}
+    members["preflight.json"] = (json.dumps(result.report.get("preflight", {}), ensure_ascii=False, indent=2)
+                                 + "\n").encode()
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items())
+    members["SHA256SUMS"] = sums.encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    result.files[PACKAGE] = buffer.getvalue()
+    result.outputs["package"] = PACKAGE
+    result.report["outputs"] = result.outputs
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -45,7 +45,8 @@ class ArticleBlock:
 def page_rules(manifest: Manifest, blocks: list[ArticleBlock]) -> str:
     """The CSS that depends on the issue and the plan: page size, folio counters."""
     width, height = manifest.page.trim_mm
-    rules = [f"@page {{ size: {width:g}mm {height:g}mm; }}"]
+    # bleed: WeasyPrint makes the MediaBox and BleedBox the trim plus bleed and sets the TrimBox
+    rules = [f"@page {{ size: {width:g}mm {height:g}mm; bleed: {manifest.page.bleed_mm:g}mm; }}"]
     for block in blocks:
         if block.start_folio is not None:
             rules.append(f"@page {block.page_name}:nth(1 of {block.page_name}) "

@@ -1,0 +1,124 @@
+"""Files for the printer: boxes and crop marks, CMYK with an output intent, preflight, the package."""
+
+import hashlib
+import io
+import json
+import subprocess
+import zipfile
+
+import pikepdf
+import pytest
+from PIL import Image
+
+from conftest import MINIMAL_MANIFEST, article, run_cli, write_issue
+
+MM = 72 / 25.4
+
+
+@pytest.mark.parametrize("name", ["interior.pdf", "cover.pdf"])
+def test_print_files_have_boxes_marks_and_an_output_intent(demo_build, name):
+    _, out = demo_build
+    with pikepdf.open(out / name) as pdf:
+        assert len(pdf.pages) == (6 if name == "interior.pdf" else 4)
+        for page in pdf.pages:
+            trim = [float(v) for v in page.obj.TrimBox]
+            bleed = [float(v) for v in page.obj.BleedBox]
+            media = [float(v) for v in page.obj.MediaBox]
+            assert trim[2] - trim[0] == pytest.approx(210 * MM, abs=0.01)
+            assert trim[0] - bleed[0] == pytest.approx(3 * MM, abs=0.01)
+            assert trim[0] - media[0] > trim[0] - bleed[0] + 5 * MM  # room for the marks outside the bleed
+            assert "/CropBox" not in page.obj
+            marks = page.obj.Contents[-1].read_bytes() if isinstance(page.obj.Contents, pikepdf.Array) \
+                else page.obj.Contents.read_bytes()
+            assert b"1 1 1 1 K" in marks
+            # every mark starts beyond the bleed
+            numbers = [float(v) for v in marks.split(b"K", 1)[1].replace(b"m", b" ").replace(b"l", b" ")
+                       .replace(b"S", b" ").replace(b"Q", b" ").split()]
+            points = list(zip(numbers[::2], numbers[1::2]))
+            assert all(not (bleed[0] < x < bleed[2] and bleed[1] < y < bleed[3]) for x, y in points)
+        intent = pdf.Root.OutputIntents[0]
+        assert intent.S == "/GTS_PDFX" and int(intent.DestOutputProfile.N) == 4
+        assert str(pdf.open_metadata()["pdfx:GTS_PDFXVersion"]) == "PDF/X-4"
+
+
+def test_print_files_pass_qpdf_ghostscript_and_preflight(demo_build):
+    _, out = demo_build
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["outputs"] == {"issue": "issue.pdf", "interior": "interior.pdf", "cover": "cover.pdf"}
+    for name in ("interior.pdf", "cover.pdf"):
+        assert subprocess.run(["qpdf", "--check", str(out / name)], capture_output=True).returncode == 0
+        rendered = subprocess.run(["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=nullpage",
+                                   str(out / name)], capture_output=True, text=True)
+        assert rendered.returncode == 0 and "Error" not in rendered.stderr
+        images = subprocess.run(["pdfimages", "-list", str(out / name)], capture_output=True, text=True,
+                                check=True).stdout.splitlines()[2:]
+        assert images and all(row.split()[5] == "cmyk" for row in images)
+        checked = run_cli("preflight", str(out / name), "--json")
+        assert checked.returncode == 0, checked.stdout
+        assert json.loads(checked.stdout)["errors"] == 0
+    assert {kind: check["errors"] for kind, check in report["preflight"].items()} == {"interior": 0, "cover": 0}
+
+
+def test_body_text_is_black_ink_only(demo_build):
+    _, out = demo_build
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        colour, text_colours = None, set()
+        for operands, operator in pikepdf.parse_content_stream(pdf.pages[0]):
+            op = str(operator)
+            if op in ("scn", "sc", "k", "rg", "g"):
+                colour = (op, tuple(float(v) for v in operands))
+            elif op == "Tj" or op == "TJ":
+                text_colours.add(colour)
+        assert ("scn", (0.0, 0.0, 0.0, 1.0)) in text_colours
+        assert all(op != "rg" for op, _ in text_colours)
+
+
+def _broken_issue(tmp_path, bleed="3mm", stylesheet=None, small_photo=False):
+    body = "正文。\n\n![图](../images/p.jpg)\n\n后文。" if small_photo else "正文。"
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST.replace("[210mm, 285mm]", f"[210mm, 285mm]\n  bleed: {bleed}"),
+                       {"articles/a.md": article(body=body)})
+    if small_photo:
+        (root / "images").mkdir()
+        Image.new("RGB", (300, 200), "teal").save(root / "images/p.jpg", dpi=(72, 72))  # 300 px over 112 mm: 68 ppi
+    if stylesheet:
+        (root / "styles").mkdir()
+        (root / "styles/99-issue.css").write_text(stylesheet, encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_cli("build", str(root), "-o", str(out)).returncode == 0
+    return json.loads(run_cli("preflight", str(out / "interior.pdf"), "--json").stdout)
+
+
+@pytest.mark.parametrize("case, check, message", [
+    ("small photo", "image", "image at 67.7 ppi, under 150"),
+    ("rgb colour", "colour", "RGB colour in a PDF/X file"),
+    ("no bleed", "bleed", "bleed 1.0 mm, less than 3 mm"),
+])
+def test_preflight_catches_broken_print_files(tmp_path, case, check, message):
+    found = _broken_issue(tmp_path, bleed="1mm" if case == "no bleed" else "3mm",
+                          stylesheet=".article-body p { color: #ff0000; }" if case == "rgb colour" else None,
+                          small_photo=case == "small photo")
+    errors = [f for f in found["findings"] if f["severity"] == "error"]
+    assert errors and errors[0]["check"] == check and errors[0]["message"].startswith(message), found
+
+
+def test_package_zips_the_files_with_checksums(tmp_path):
+    root = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article()})
+    out = tmp_path / "out"
+    assert run_cli("package", str(root), "-o", str(out), "-q").returncode == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["outputs"]["package"] == "package.zip"
+    with zipfile.ZipFile(out / "package.zip") as archive:
+        assert archive.namelist() == ["issue.pdf", "interior.pdf", "cover.pdf", "preflight.json", "SHA256SUMS"]
+        for line in archive.read("SHA256SUMS").decode().splitlines():
+            digest, name = line.split("  ")
+            assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+        assert archive.read("interior.pdf") == (out / "interior.pdf").read_bytes()
+        assert json.loads(archive.read("preflight.json"))["interior"]["errors"] == 0
+
+
+def test_reference_print_files_pass_preflight(reference_build):
+    _, out = reference_build
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert {kind: check["errors"] for kind, check in report["preflight"].items()} == {"interior": 0, "cover": 0}
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        assert len(pdf.pages) == 48 and "/OutputIntents" in pdf.Root

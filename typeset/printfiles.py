@@ -1,0 +1,65 @@
+"""Stage 7: the files for the printer: the interior (body pages) and the cover (封一–封四).
+
+Every page keeps its TrimBox and BleedBox; the MediaBox grows to hold crop marks outside the
+bleed (WeasyPrint's own `marks: crop` draws them inside it, where they would be printed).
+The reading-order issue PDF stays without marks.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pikepdf
+
+from .color import add_output_intent
+
+MM = 72 / 25.4
+MARK_GAP = 2 * MM  # between the bleed edge and the start of a mark
+MARK_LENGTH = 5 * MM
+MARK_WIDTH = 0.3  # pt: above the 0.25 pt hairline limit
+SLUG = 1 * MM  # free paper beyond the marks
+
+
+def print_file(issue_pdf: bytes, pages: list[int], title: str, profile: Path) -> bytes:
+    """The given pages of the assembled issue, with crop marks and the output intent, as a print file."""
+    source = pikepdf.open(io.BytesIO(issue_pdf))
+    out = pikepdf.new()
+    for index in pages:
+        out.pages.append(source.pages[index])
+        page = out.pages[-1]
+        if "/CropBox" in page.obj:
+            del page.obj["/CropBox"]
+        trim = [float(v) for v in page.obj.TrimBox]
+        bleed_box = [float(v) for v in page.obj.BleedBox]
+        bleed = max(trim[0] - bleed_box[0], bleed_box[2] - trim[2], trim[1] - bleed_box[1], bleed_box[3] - trim[3])
+        reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
+        page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
+        _crop_marks(out, page, trim, bleed)
+    out.Root.Lang = pikepdf.String("zh-CN")
+    add_output_intent(out, profile)
+    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = title
+        meta["xmp:CreatorTool"] = "typeset"
+    out.docinfo["/Title"] = title
+    buffer = io.BytesIO()
+    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True, min_version="1.7")
+    return buffer.getvalue()
+
+
+def _crop_marks(pdf, page, trim: list[float], bleed: float) -> None:
+    """Eight marks in registration colour, in line with the trim edges, outside the bleed."""
+    x0, y0, x1, y1 = trim
+    near, far = bleed + MARK_GAP, bleed + MARK_GAP + MARK_LENGTH
+    segments = []
+    for x, sign_x in ((x0, -1), (x1, 1)):
+        for y, sign_y in ((y0, -1), (y1, 1)):
+            segments.append((x + sign_x * near, y, x + sign_x * far, y))  # horizontal, along the trim's y
+            segments.append((x, y + sign_y * near, x, y + sign_y * far))  # vertical, along the trim's x
+    drawing = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
+    drawing += [f"{a:.3f} {b:.3f} m {c:.3f} {d:.3f} l S" for a, b, c, d in segments]
+    drawing.append("Q")
+    # the page's own content may leave its transformation in force: wrap it first
+    page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+    page.contents_add(pikepdf.Stream(pdf, b"\nQ\n" + "\n".join(drawing).encode()), prepend=False)

@@ -18,13 +18,15 @@ MM = 72 / 25.4
 @pytest.mark.parametrize("name", ["interior.pdf", "cover.pdf"])
 def test_print_files_have_boxes_marks_and_an_output_intent(demo_build, name):
     _, out = demo_build
+    # the demo is perfect bound: its cover is two spreads around a spine of 3 leaves of 0.1 mm
+    pages, width = (6, 210 * MM) if name == "interior.pdf" else (2, (2 * 210 + 0.3) * MM)
     with pikepdf.open(out / name) as pdf:
-        assert len(pdf.pages) == (6 if name == "interior.pdf" else 4)
+        assert len(pdf.pages) == pages
         for page in pdf.pages:
             trim = [float(v) for v in page.obj.TrimBox]
             bleed = [float(v) for v in page.obj.BleedBox]
             media = [float(v) for v in page.obj.MediaBox]
-            assert trim[2] - trim[0] == pytest.approx(210 * MM, abs=0.01)
+            assert trim[2] - trim[0] == pytest.approx(width, abs=0.01)
             assert trim[0] - bleed[0] == pytest.approx(3 * MM, abs=0.01)
             assert trim[0] - media[0] > trim[0] - bleed[0] + 5 * MM  # room for the marks outside the bleed
             assert "/CropBox" not in page.obj
@@ -122,3 +124,7 @@ def test_reference_print_files_pass_preflight(reference_build):
     assert {kind: check["errors"] for kind, check in report["preflight"].items()} == {"interior": 0, "cover": 0}
     with pikepdf.open(out / "interior.pdf") as pdf:
         assert len(pdf.pages) == 48 and "/OutputIntents" in pdf.Root
+    with pikepdf.open(out / "cover.pdf") as pdf:  # saddle stitched: four single cover pages
+        assert len(pdf.pages) == 4
+        assert [float(v) for v in pdf.pages[0].obj.TrimBox][2] - float(pdf.pages[0].obj.TrimBox[0]) == \
+            pytest.approx(210 * MM, abs=0.01)

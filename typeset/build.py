@@ -6,6 +6,7 @@ folder as it was.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from .contents import build_contents, contents_text
 from .covers import CoverFonts, build_covers, cover_text
 from .output import BuildResult, fit_status, make_report
 from .preflight import preflight
-from .printfiles import print_file
+from .printfiles import cover_spreads, print_file
 from .rlfonts import register
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
@@ -117,9 +118,13 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         ISSUE_PDF: pdf,
         INTERIOR_PDF: print_file(pdf, [i for i, label in enumerate(labels) if label.isdigit()], f"{title} 内文",
                                  profile),
-        COVER_PDF: print_file(pdf, [i for i, label in enumerate(labels) if not label.isdigit()], f"{title} 封面",
-                              profile),
     }
+    cover_pages = [i for i, label in enumerate(labels) if not label.isdigit()]
+    if manifest.page.binding == "perfect":
+        spine = math.ceil(len(body.folios) / 2) * manifest.page.caliper_mm
+        files[COVER_PDF] = cover_spreads(pdf, cover_pages, spine, manifest.page.bleed_mm, f"{title} 封面", profile)
+    else:
+        files[COVER_PDF] = print_file(pdf, cover_pages, f"{title} 封面", profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
     checks = {}
     for kind in ("interior", "cover"):

@@ -75,6 +75,7 @@ class PageSpec:
     bleed_mm: float = 3.0
     binding: str = "saddle"  # saddle (骑马订: pages in fours) or perfect (胶装)
     output_profile: str = "FOGRA39L_coated.icc"  # ICC profile of the printing condition
+    caliper_mm: float = 0.1  # thickness of one leaf (two pages) of the paper: the spine of a perfect-bound issue
 
 
 @dataclass
@@ -155,7 +156,7 @@ _KNOWN = {
          "back_cover", "contents", "sections"},
     "magazine": {"name", "slogan", "sponsor"},
     "issue": {"year", "number", "serial", "period", "label"},
-    "page": {"trim", "bleed", "binding", "output_profile"},
+    "page": {"trim", "bleed", "binding", "output_profile", "caliper"},
     "masthead[]": {"label", "value"},
     "cover": {"image", "lines", "barcode"},
     "inside_back_cover": {"image"},
@@ -450,8 +451,10 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     if binding not in ("saddle", "perfect"):
         r.error(pg["binding"][0], "page.binding", f"unknown binding '{binding}'",
                 hint="saddle (骑马订, pages in multiples of 4) or perfect (胶装)")
+    caliper = r.length_mm(pg["caliper"][0], "page.caliper") if "caliper" in pg else None
     page = PageSpec(trim_mm=trim, bleed_mm=bleed, binding=binding,
-                    output_profile=r.string(pg, "output_profile", "page.output_profile") or "FOGRA39L_coated.icc")
+                    output_profile=r.string(pg, "output_profile", "page.output_profile") or "FOGRA39L_coated.icc",
+                    caliper_mm=caliper if caliper else 0.1)
 
     # masthead
     masthead = []

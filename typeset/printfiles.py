@@ -48,6 +48,50 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, profile: Path) ->
     return buffer.getvalue()
 
 
+def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm: float, title: str,
+                  profile: Path) -> bytes:
+    """For perfect binding: the cover as two spreads, 封四 | spine | 封一 outside and 封二 | spine | 封三
+    inside, the spine as wide as the book block; crop marks at the corners, fold marks at the spine."""
+    source = pikepdf.open(io.BytesIO(issue_pdf))
+    out = pikepdf.new()
+    front, inside_front, inside_back, back = (source.pages[i] for i in covers)
+    trim_box = [float(v) for v in front.obj.TrimBox]
+    width, height = trim_box[2] - trim_box[0], trim_box[3] - trim_box[1]
+    spine, bleed = spine_mm * MM, bleed_mm * MM
+    reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
+    spread = [0.0, 0.0, 2 * width + spine, height]
+    for left, right in ((back, front), (inside_front, inside_back)):
+        page = out.add_blank_page(page_size=(spread[2], spread[3]))
+        page.obj.MediaBox = [-reach, -reach, spread[2] + reach, spread[3] + reach]
+        page.obj.TrimBox = spread
+        page.obj.BleedBox = [-bleed, -bleed, spread[2] + bleed, spread[3] + bleed]
+        for placed, x in ((left, 0.0), (right, width + spine)):
+            form = out.copy_foreign(placed.as_form_xobject())
+            name = page.add_resource(form, pikepdf.Name.XObject)
+            # each half keeps its bleed on the outer edges only; the spine stays clean
+            clip_x0 = -bleed if x == 0 else x
+            clip_x1 = width if x == 0 else spread[2] + bleed
+            drawing = (f"q {clip_x0:.3f} {-bleed:.3f} {clip_x1 - clip_x0:.3f} {height + 2 * bleed:.3f} re W n "
+                       f"1 0 0 1 {x - trim_box[0]:.3f} {-trim_box[1]:.3f} cm {name} Do Q\n")
+            page.contents_add(pikepdf.Stream(out, drawing.encode()), prepend=False)
+        _crop_marks(out, page, spread, bleed)
+        folds = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
+        for x in (width, width + spine):
+            folds.append(f"{x:.3f} {-bleed - MARK_GAP:.3f} m {x:.3f} {-bleed - MARK_GAP - MARK_LENGTH:.3f} l S")
+            folds.append(f"{x:.3f} {height + bleed + MARK_GAP:.3f} m {x:.3f} {height + bleed + MARK_GAP + MARK_LENGTH:.3f} l S")
+        folds.append("Q")
+        page.contents_add(pikepdf.Stream(out, "\n".join(folds).encode()), prepend=False)
+    out.Root.Lang = pikepdf.String("zh-CN")
+    add_output_intent(out, profile)
+    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = title
+        meta["xmp:CreatorTool"] = "typeset"
+    out.docinfo["/Title"] = title
+    buffer = io.BytesIO()
+    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True, min_version="1.7")
+    return buffer.getvalue()
+
+
 def _crop_marks(pdf, page, trim: list[float], bleed: float) -> None:
     """Eight marks in registration colour, in line with the trim edges, outside the bleed."""
     x0, y0, x1, y1 = trim

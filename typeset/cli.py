@@ -7,6 +7,7 @@ plan is violated (overset text).
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ import pikepdf
 
 from .build import build_issue, fit_issue
 from .diagnostics import Diagnostics, InputError
-from .output import add_package, summary_table, write_outputs
+from .importer import add_to_manifest, import_docx, slug_for
+from .output import add_package, summary_table, write_atomic, write_outputs
 from .preflight import preflight
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
@@ -123,3 +125,51 @@ def preflight_command(pdf: Path, binding: str | None, as_json: bool) -> None:
     click.echo(json.dumps(checked.as_json(), ensure_ascii=False, indent=2) if as_json else checked.table())
     if checked.errors:
         sys.exit(EXIT_INPUT)
+
+
+@main.command(name="import")
+@click.argument("docx_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--into", "issue_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the article into this issue: articles/, images/ and its section in issue.yaml.")
+@click.option("--section", help="The section (栏目) to add the article to (created if missing).")
+@click.option("--pages", help="Its planned pages, e.g. 9-12.")
+@click.option("--accept-changes", is_flag=True, help="Accept the tracked changes instead of refusing the file.")
+@click.option("--drop-comments", is_flag=True, help="Drop Word comments instead of refusing the file.")
+@click.option("--verbatim", is_flag=True, help="Keep the characters as typed (no punctuation or quote fixes).")
+def import_command(docx_file: Path, issue_dir: Path | None, section: str | None, pages: str | None,
+                   accept_changes: bool, drop_comments: bool, verbatim: bool) -> None:
+    """Turn an author's Word file into an article: front matter, Markdown, images, a cleaning report."""
+    if issue_dir is not None and not section:
+        raise click.UsageError("--into needs --section (the 栏目 the article belongs to)")
+    if pages is not None and not re.match(r"^\d+(-\d+)?$", pages):
+        raise click.UsageError(f"--pages must be N or N-M, got {pages!r}")
+    diagnostics = Diagnostics()
+    articles_dir = issue_dir / "articles" if issue_dir else None
+    if issue_dir is not None and not (issue_dir / "issue.yaml").is_file():
+        diagnostics.error("no issue.yaml in this folder", file=str(issue_dir),
+                          hint="--into names an issue folder (with issue.yaml)")
+    slug = slug_for(docx_file, articles_dir) if articles_dir and articles_dir.parent.is_dir() else "article"
+    try:
+        diagnostics.raise_if_errors()
+        imported = import_docx(docx_file, diagnostics, accept_changes=accept_changes, drop_comments=drop_comments,
+                               verbatim=verbatim, image_prefix=slug)
+        if imported.images and issue_dir is None:
+            diagnostics.error(f"the document has {len(imported.images)} image(s)", file=str(docx_file),
+                              hint="import it --into an issue folder, where its images/ can take them")
+            diagnostics.raise_if_errors()
+    except InputError:
+        for diagnostic in diagnostics.items:
+            click.echo(diagnostic.format(), err=True)
+        click.echo("error: the file was not imported; nothing was written", err=True)
+        sys.exit(EXIT_INPUT)
+    if issue_dir is None:
+        click.echo(imported.markdown(), nl=False)
+        click.echo(imported.report(), err=True)
+        return
+    manifest = add_to_manifest(issue_dir / "issue.yaml", section, f"articles/{slug}.md", pages)
+    for name, data in imported.images.items():
+        write_atomic(issue_dir / "images" / name, data)
+    write_atomic(articles_dir / f"{slug}.md", imported.markdown().encode())
+    write_atomic(issue_dir / "issue.yaml", manifest.encode())
+    click.echo(f"{issue_dir / 'articles' / (slug + '.md')}: {imported.front.get('title', '')}")
+    click.echo(imported.report())

@@ -1,0 +1,203 @@
+"""typeset import: Word files (made here with python-docx) to articles."""
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from PIL import Image
+
+from conftest import REFERENCE, run_cli, write_issue
+
+W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def add_runs(paragraph, markdown: str) -> None:
+    """`**bold**` parts of `markdown` as bold runs."""
+    for index, piece in enumerate(re.split(r"\*\*", markdown)):
+        if piece:
+            paragraph.add_run(piece).bold = index % 2 == 1
+
+
+def add_footnote(document, paragraph, text: str) -> None:
+    xml = (f'<w:footnotes {W_NS}><w:footnote w:id="1"><w:p><w:r><w:t>{text}</w:t></w:r></w:p>'
+           f"</w:footnote></w:footnotes>").encode()
+    part = Part(PackURI("/word/footnotes.xml"),
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml", xml,
+                document.part.package)
+    document.part.relate_to(part, RT.FOOTNOTES)
+    run = paragraph.add_run()
+    reference = OxmlElement("w:footnoteReference")
+    reference.set(qn("w:id"), "1")
+    run._r.append(reference)
+
+
+def tracked(paragraph, inserted: str, deleted: str) -> None:
+    ins = OxmlElement("w:ins")
+    ins.set(qn("w:id"), "1"), ins.set(qn("w:author"), "编辑")
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = inserted
+    run.append(text), ins.append(run)
+    delete = OxmlElement("w:del")
+    delete.set(qn("w:id"), "2"), delete.set(qn("w:author"), "编辑")
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:delText")
+    text.text = deleted
+    run.append(text), delete.append(run)
+    paragraph._p.append(ins), paragraph._p.append(delete)
+
+
+@pytest.fixture
+def author_file(tmp_path) -> Path:
+    document = docx.Document()
+    document.add_paragraph("景俊海在学习会上强调")  # the kicker, just above the title
+    document.add_paragraph("县级税务局政治机关建设的实践", style="Title")
+    document.add_paragraph("作者：张鹏飞")
+    document.add_paragraph("（作者系国家税务总局吉林省税务局党委书记）")
+    document.add_paragraph("\u3000\u3000开展调研,就如何推进  建设进行了研究。")
+    first = document.add_paragraph()
+    add_runs(first, "**(一)始终强化政治统领**。一是意识深入人心，")
+    first.add_run().add_break()
+    first.add_run("引导干部牢记\"第一属性\"。")
+    document.add_paragraph("")
+    document.add_paragraph("一、探索和实践")
+    document.add_paragraph("二级标题", style="Heading 2")
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (600, 400), "teal").save(image)
+    document.add_picture(str(image))
+    document.add_paragraph("图为调研现场 本刊记者 摄", style="Caption")
+    noted = document.add_paragraph("有注释的段落。")
+    add_footnote(document, noted, "见《条例》第三条。")
+    document.add_paragraph("（来源：新华社）")
+    document.add_paragraph("（课题组组长：刘佳民）")
+    path = tmp_path / "作者稿.docx"
+    document.save(path)
+    return path
+
+
+def test_structure_images_notes_and_cleaning(tmp_path, author_file):
+    issue = write_issue(tmp_path / "issue", "# the issue\nmagazine: {name: 测试刊}  # kept\npage: {trim: [210mm, 285mm]}\n"
+                        "sections:\n  - title: 专题\n    articles: []\n")
+    result = run_cli("import", str(author_file), "--into", str(issue), "--section", "经验与探索", "--pages", "3-4")
+    assert result.returncode == 0, result.stderr
+    article = (issue / "articles/01-article.md").read_text(encoding="utf-8")
+    assert article == (
+        "---\n"
+        "title: 县级税务局政治机关建设的实践\n"
+        "kicker: 景俊海在学习会上强调\n"
+        "author: 张鹏飞\n"
+        "author_note: 作者系国家税务总局吉林省税务局党委书记\n"
+        "source: 新华社\n"
+        "end_note: 课题组组长：刘佳民\n"
+        "---\n\n"
+        "开展调研，就如何推进 建设进行了研究。\n\n"
+        "**(一)始终强化政治统领**。一是意识深入人心，引导干部牢记“第一属性”。\n\n"
+        "## 一、探索和实践\n\n"
+        "## 二级标题\n\n"
+        "![图为调研现场 本刊记者 摄](../images/01-article-1.png)\n\n"
+        "有注释的段落。[1]\n\n"
+        "[1] 见《条例》第三条。\n")
+    assert (issue / "images/01-article-1.png").read_bytes()[:4] == b"\x89PNG"
+    assert result.stdout.splitlines()[-1] == (
+        "cleaning: 1 empty paragraphs removed, 1 half-width punctuation made full-width, 1 indents removed, "
+        "1 manual line breaks joined, 1 repeated spaces collapsed, 1 straight quotes made Chinese")
+    manifest = (issue / "issue.yaml").read_text(encoding="utf-8")
+    assert manifest.startswith("# the issue\nmagazine: {name: 测试刊}  # kept\n")
+    assert manifest.endswith("  - title: 专题\n    articles: []\n  - title: 经验与探索\n    articles:\n"
+                             '      - file: articles/01-article.md\n        pages: "3-4"\n')
+
+
+def test_tracked_changes_and_comments_are_refused_unless_asked(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("标题", style="Title")
+    paragraph = document.add_paragraph("正文")
+    tracked(paragraph, "新增的字", "删去的字")
+    path = tmp_path / "changes.docx"
+    document.save(path)
+    refused = run_cli("import", str(path))
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[0] == f"{path} the document has tracked changes"
+    accepted = run_cli("import", str(path), "--accept-changes")
+    assert accepted.returncode == 0 and "正文新增的字" in accepted.stdout and "删去" not in accepted.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"just text", "not a .docx file (a .docx is a zip of XML parts)"),
+    (bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 100, "an old .doc or a password-protected Word file, not a .docx"),
+    (None, "the .docx is damaged"),
+])
+def test_bad_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.docx"
+    if content is None:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("word/nothing.xml", "<x/>")
+    else:
+        path.write_bytes(content)
+    result = run_cli("import", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith(f"{path} {message}")
+    assert result.stderr.splitlines()[-1] == "error: the file was not imported; nothing was written"
+
+
+def test_unsupported_image_format_is_refused(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("标题", style="Title")
+    image = tmp_path / "x.gif"
+    Image.new("RGB", (60, 40), "red").save(image)
+    document.add_picture(str(image))
+    path = tmp_path / "gif.docx"
+    document.save(path)
+    issue = write_issue(tmp_path / "issue", "magazine: {name: 刊}\npage: {trim: [210mm, 285mm]}\nsections: []\n")
+    result = run_cli("import", str(path), "--into", str(issue), "--section", "专题")
+    assert result.returncode == 1
+    assert "an embedded image is image/gif, which cannot be printed as is" in result.stderr
+    assert not (issue / "articles").exists() and "专题" not in (issue / "issue.yaml").read_text(encoding="utf-8")
+
+
+def _docx_from_markdown(markdown_path: Path, out: Path) -> None:
+    """A Word file as an author would send article 07: styles for title and heads, bold run-ins."""
+    text = markdown_path.read_text(encoding="utf-8")
+    _, front, body = text.split("---", 2)
+    fields = dict(line.split(": ", 1) for line in front.strip().splitlines())
+    document = docx.Document()
+    document.add_paragraph(fields["title"], style="Title").alignment = WD_ALIGN_PARAGRAPH.CENTER
+    document.add_paragraph(f"作者：{fields['author']}")
+    document.add_paragraph(f"（{fields['author_note']}）")
+    for block in body.strip().split("\n\n"):
+        if block.startswith("## "):
+            document.add_paragraph(block[3:], style="Heading 2")
+        else:
+            add_runs(document.add_paragraph(), block)
+    document.save(out)
+
+
+def test_round_trip_of_reference_article_07(tmp_path):
+    if not REFERENCE.is_dir():
+        pytest.skip("no reference issue")
+    original = REFERENCE / "articles/07-xianji-shuiwuju-zhengzhi-jiguan.md"
+    word = tmp_path / "07.docx"
+    _docx_from_markdown(original, word)
+    verbatim = run_cli("import", str(word), "--verbatim")
+    assert verbatim.returncode == 0, verbatim.stderr
+    assert verbatim.stdout == original.read_text(encoding="utf-8")  # exact
+    cleaned = run_cli("import", str(word))
+    assert cleaned.stderr.strip() == "cleaning: 68 half-width punctuation made full-width"
+    # and it builds on its planned pages
+    issue = tmp_path / "issue"
+    shutil.copytree(REFERENCE, issue)
+    (issue / "articles" / original.name).chmod(0o644)
+    (issue / "articles" / original.name).write_text(verbatim.stdout, encoding="utf-8")
+    fit = run_cli("fit", str(issue), "--json")
+    import json
+
+    entry = next(a for a in json.loads(fit.stdout) if a["file"].endswith(original.name))
+    assert entry["actual"] == [9, 12] and entry["overset_lines"] == 0

@@ -128,3 +128,15 @@ def test_reference_print_files_pass_preflight(reference_build):
         assert len(pdf.pages) == 4
         assert [float(v) for v in pdf.pages[0].obj.TrimBox][2] - float(pdf.pages[0].obj.TrimBox[0]) == \
             pytest.approx(210 * MM, abs=0.01)
+
+
+def test_preflight_finds_notdef_glyphs(demo_build, tmp_path):
+    """Text drawn with glyph 0 (.notdef) of a CID font, as a producer writes a character its font lacks."""
+    _, out = demo_build
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        page = pdf.pages[0]
+        name = next(n for n, f in page.obj.Resources.Font.items() if f.get("/Subtype") == "/Type0")
+        page.contents_add(pikepdf.Stream(pdf, f"BT {name} 10 Tf 100 100 Td <0000> Tj ET".encode()))
+        pdf.save(tmp_path / "notdef.pdf")
+    checked = json.loads(run_cli("preflight", str(tmp_path / "notdef.pdf"), "--json").stdout)
+    assert [f["check"] for f in checked["findings"] if f["severity"] == "error"] == ["glyphs"]

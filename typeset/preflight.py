@@ -1,7 +1,7 @@
 """Preflight: check a PDF the way a printer's prepress does, before it leaves the house.
 
 Checked on every page: TrimBox and BleedBox present with bleed; fonts embedded and no
-Type 3 fonts; the effective resolution of every placed image (error below 150 ppi, warning
+Type 3 fonts; no text drawn with the .notdef glyph; the effective resolution of every placed image (error below 150 ppi, warning
 below 300); no hairlines (strokes under 0.25 pt); in a file with a PDF/X output intent, no
 RGB colour or image, and a total ink under 300 % (Ghostscript renders the separations); and
 over the file, the page-count rule of the binding. There is no open
@@ -154,6 +154,9 @@ def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightRepo
     stack: list = []
     line_width = 1.0
     rgb_reported = False
+    fonts = resources.get("/Font", pikepdf.Dictionary())
+    composite = False  # the current font is a CID font: two-byte codes, 0 is .notdef (Identity)
+    notdef_reported = False
 
     def rgb(where: str) -> None:
         nonlocal rgb_reported
@@ -176,6 +179,17 @@ def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightRepo
             ctm = ctm.then(operands)
         elif op == "w":
             line_width = float(operands[0])
+        elif op == "Tf":
+            font = fonts.get(operands[0])
+            composite = font is not None and font.get("/Subtype") == "/Type0" and \
+                str(font.get("/Encoding", "")) == "/Identity-H"
+        elif op in ("Tj", "TJ", "'", '"') and composite and not notdef_reported:
+            strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
+            codes = b"".join(bytes(s) for s in strings)
+            if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
+                report.findings.append(Finding("error", "glyphs", number, "text drawn with the .notdef glyph "
+                                                                            "(a character the font lacks)"))
+                notdef_reported = True
         elif op in ("rg", "RG"):
             rgb(f"{op} operator")
         elif op in ("cs", "CS") and _is_rgb(operands[0], resources):

@@ -6,6 +6,7 @@ shows the labels 封一, 封二, 1 … N, 封三, 封四, and bookmarks for the 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
         add(covers.pages[2], COVER_LABELS[2])
         add(covers.pages[3], COVER_LABELS[3])
 
+    unique_subset_tags(out)
     out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(_label_ranges(labels)))
     out.Root.Lang = pikepdf.String("zh-CN")
     out.Root.PageMode = pikepdf.Name.UseOutlines
@@ -84,6 +86,43 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
     out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True,
              min_version="1.7")
     return Assembled(buffer.getvalue(), labels, body_offset)
+
+
+def unique_subset_tags(pdf: pikepdf.Pdf) -> None:
+    """Give every embedded subset a tag of its own, derived from its glyphs.
+
+    ReportLab names its subsets AAAAAA+, AAAAAB+ … in every document it writes, so parts joined
+    into one file carry different subsets under one name, which viewers and prepress tools mix up.
+    """
+    seen: set = set()
+    for page in pdf.pages:
+        for _, font in page.obj.get("/Resources", pikepdf.Dictionary()).get("/Font", pikepdf.Dictionary()).items():
+            _retag(font, seen)
+        for _, xobject in page.obj.get("/Resources", pikepdf.Dictionary()).get("/XObject", pikepdf.Dictionary()).items():
+            if xobject.get("/Subtype") == "/Form":
+                for _, font in xobject.get("/Resources", pikepdf.Dictionary()).get("/Font", pikepdf.Dictionary()).items():
+                    _retag(font, seen)
+
+
+def _retag(font, seen: set) -> None:
+    if font.objgen in seen:
+        return
+    seen.add(font.objgen)
+    holder = font.DescendantFonts[0] if "/DescendantFonts" in font else font
+    descriptor = holder.get("/FontDescriptor")
+    name = str(font.get("/BaseFont", ""))
+    if descriptor is None or len(name) < 8 or name[7] != "+":
+        return
+    program = next((descriptor[k] for k in ("/FontFile2", "/FontFile3", "/FontFile") if k in descriptor), None)
+    if program is None:
+        return
+    digest = hashlib.sha256(program.read_raw_bytes()).digest()
+    tag = "".join(chr(ord("A") + b % 26) for b in digest[:6])
+    renamed = pikepdf.Name("/" + tag + name[7:])
+    font.BaseFont = renamed
+    if holder is not font and str(holder.get("/BaseFont", "")).startswith(name[:8]):
+        holder.BaseFont = pikepdf.Name("/" + tag + str(holder.BaseFont)[7:])
+    descriptor.FontName = pikepdf.Name("/" + tag + str(descriptor.FontName)[7:])
 
 
 def _overset_marker(pdf, page, folio: int) -> None:

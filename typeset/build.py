@@ -23,6 +23,7 @@ from .covers import CoverFonts, build_covers, cover_text
 from .output import BuildResult, fit_status, make_report
 from .preflight import preflight
 from .printfiles import cover_spreads, print_file
+from .proof import build_time, input_hash, page_images, proof_pdf
 from .rlfonts import register
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
@@ -162,3 +163,54 @@ def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
         song=register(fonts, "song", 400, text),
         kai=register(fonts, "kai", 400, text),
     )
+
+
+PROOF_PDF = "proof.pdf"
+
+
+def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, article_ids: tuple[str, ...] = (),
+                spreads: bool = False, png: bool = False, display_root: str | None = None) -> BuildResult:
+    """A proof (校样) of the whole issue, or of some articles each on its planned folios."""
+    display_root = display_root if display_root is not None else str(issue_dir)
+    out_dir = out_dir if out_dir is not None else issue_dir / "build"
+    house = find_house(issue_dir, display_root)
+    if not article_ids:
+        result = build_issue(issue_dir, out_dir, diagnostics, display_root=display_root)
+        pdf = result.files[ISSUE_PDF]
+        owner = {str(folio): a["file"].split("/")[-1][:-3] for a in result.report["articles"]
+                 for folio in range(a["actual"][0], a["actual"][1] + 1)}
+        notes = [owner.get(label, label) for label in result.report["page_labels"]]
+        manifest = load_manifest(issue_dir, Diagnostics(), display_root=display_root)
+        fonts = load_fonts(house.dirs("fonts"), {}, Diagnostics())
+        report = result.report
+    else:
+        manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
+        known = [a.file.stem for a in manifest.articles]
+        for wanted in article_ids:
+            if wanted not in known:
+                diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / "issue.yaml"),
+                                  hint=f"articles are named by their file's stem, e.g. {known[0] if known else '01-name'}")
+        diagnostics.raise_if_errors()
+        sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
+        chosen = replace(manifest, sections=[s for s in sections if s.articles], contents_pages=None)
+        articles = read_articles(chosen, diagnostics)
+        fonts = load_fonts(house.dirs("fonts"), {d: house.shown(d) for d in house.dirs("fonts")}, diagnostics)
+        diagnostics.raise_if_errors()
+        check_coverage(articles, fonts, diagnostics)
+        diagnostics.raise_if_errors()
+        body = lay_out(chosen, articles, house, fonts, diagnostics)
+        pdf = body.document.write_pdf()
+        notes = [fit.article.slug for fit in body.fits for _ in range(fit.pages_kept)]
+        report = make_report(chosen, body, {}, diagnostics, [str(s.folio) for s in body.slots if s.kind == "article"])
+    stamp = f"{build_time()} · {input_hash(manifest, house)}"
+    proof = proof_pdf(pdf, notes, fonts, stamp, spreads)
+    files = {PROOF_PDF: proof}
+    outputs = {"proof": PROOF_PDF}
+    if png:
+        images = page_images(proof)
+        files.update({f"proof-png/{name}": data for name, data in images.items()})
+        outputs["proof_images"] = "proof-png/"
+    report = {**report, "outputs": outputs, "proof": {"stamp": stamp, "articles": list(article_ids) or "all",
+                                                     "spreads": spreads}}
+    violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
+    return BuildResult(out_dir, outputs, report, violated, files=files)

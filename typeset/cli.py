@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pikepdf
 
-from .build import build_issue, fit_issue
+from .build import build_issue, fit_issue, proof_issue
 from .diagnostics import Diagnostics, InputError
 from .importer import add_to_manifest, import_docx, slug_for
 from .output import add_package, summary_table, write_atomic, write_outputs
@@ -30,12 +30,16 @@ def main() -> None:
     """Lay out a Chinese periodical's issue (issue.yaml + Markdown articles) as a print-ready PDF."""
 
 
-def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, package: bool = False) -> None:
-    """Build (and package) the issue, print what happened, exit with the build's code."""
+def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, package: bool = False,
+           proof: dict | None = None) -> None:
+    """Build (package, or proof) the issue, print what happened, exit with the build's code."""
     started = time.monotonic()
     diagnostics = Diagnostics()
     try:
-        result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+        if proof is not None:
+            result = proof_issue(issue_dir, out_dir, diagnostics, display_root=str(issue_dir), **proof)
+        else:
+            result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
         if package:
             add_package(result)
     except InputError:
@@ -55,7 +59,7 @@ def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, pac
     if not quiet:
         click.echo(summary_table(result.report))
         made = ", ".join(str(result.out_dir / path) for path in result.outputs.values())
-        click.echo(f"\n{result.report['pages']} pages → {made} ({time.monotonic() - started:.1f} s)")
+        click.echo(f"\n{len(result.report['page_labels'])} pages → {made} ({time.monotonic() - started:.1f} s)")
     if result.plan_violated:
         click.echo("page plan violated: see the overset articles above", err=True)
         sys.exit(EXIT_PLAN)
@@ -76,6 +80,19 @@ _QUIET = click.option("-q", "--quiet", is_flag=True, help="Print only warnings a
 def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
     """Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the printer), report.json."""
     _build(issue_dir, out_dir, strict, quiet)
+
+
+@main.command()
+@_ISSUE
+@_OUT
+@click.option("--article", "articles", multiple=True, help="Proof only this article (its file's stem); repeatable.")
+@click.option("--png", is_flag=True, help="Also write page images (proof-png/).")
+@click.option("--spreads", is_flag=True, help="Lay facing pages side by side.")
+@_QUIET
+def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png: bool, spreads: bool,
+          quiet: bool) -> None:
+    """A proof (校样) for editors: trim-size pages, watermark with build time and input hash, file names."""
+    _build(issue_dir, out_dir, False, quiet, proof={"article_ids": articles, "png": png, "spreads": spreads})
 
 
 @main.command()

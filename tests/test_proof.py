@@ -1,0 +1,47 @@
+"""Proofs for editors: watermark, stamp and file names; single articles on their folios; spreads; images."""
+
+import json
+import re
+
+import pikepdf
+
+from conftest import DEMO, REFERENCE, pdf_text_by_page, run_cli
+
+
+def test_proof_of_the_demo_issue(tmp_path):
+    out = tmp_path / "proof"
+    result = run_cli("proof", str(DEMO), "-o", str(out), "--png", "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["outputs"] == {"proof": "proof.pdf", "proof_images": "proof-png/"}
+    assert sorted(p.name for p in out.iterdir()) == ["proof-png", "proof.pdf", "report.json"]  # no print files
+    texts = pdf_text_by_page(out / "proof.pdf")
+    assert len(texts) == 10 and len(list((out / "proof-png").glob("*.png"))) == 10
+    stamp = report["proof"]["stamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d · [0-9a-f]{8}", stamp)
+    for text in texts:
+        assert "校样" in text and stamp.split(" · ")[1] in text
+    assert "02-yiben-zazhi" in texts[4] and "封一" in texts[0]
+    with pikepdf.open(out / "proof.pdf") as pdf:
+        for page in pdf.pages:  # trim-size pages, no marks
+            assert [float(v) for v in page.mediabox] == [float(v) for v in page.obj.TrimBox]
+
+
+def test_proof_of_one_article_on_its_planned_folios_as_spreads(tmp_path):
+    out = tmp_path / "proof"
+    article = "07-xianji-shuiwuju-zhengzhi-jiguan"
+    result = run_cli("proof", str(REFERENCE), "--article", article, "--spreads", "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["page_labels"] == ["9", "10", "11", "12"] and report["articles"][0]["actual"] == [9, 12]
+    with pikepdf.open(out / "proof.pdf") as pdf:
+        widths = [float(p.mediabox[2]) - float(p.mediabox[0]) for p in pdf.pages]
+    assert len(widths) == 3 and widths[0] == widths[1] > 1000  # 9 alone on the right, 10|11, 12 alone
+    texts = pdf_text_by_page(out / "proof.pdf")
+    assert article in texts[1] and "县级税务局" in texts[0]
+
+
+def test_proof_of_an_unknown_article_is_an_input_error(tmp_path):
+    result = run_cli("proof", str(DEMO), "--article", "99-nothing", "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "no article '99-nothing' in this issue" in result.stderr and not (tmp_path / "out").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import pikepdf
 
 from .build import build_issue, fit_issue, proof_issue
 from .diagnostics import Diagnostics, InputError
+from .diff import compare
 from .importer import add_to_manifest, import_docx, slug_for
 from .output import add_package, summary_table, write_atomic, write_outputs
 from .preflight import preflight
@@ -190,3 +192,27 @@ def import_command(docx_file: Path, issue_dir: Path | None, section: str | None,
     write_atomic(issue_dir / "issue.yaml", manifest.encode())
     click.echo(f"{issue_dir / 'articles' / (slug + '.md')}: {imported.front.get('title', '')}")
     click.echo(imported.report())
+
+
+@main.command(name="diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the highlighted page images (default: next to NEW, in diff/).")
+def diff_command(old: Path, new: Path, out_dir: Path | None) -> None:
+    """List the pages that changed from OLD.pdf to NEW.pdf and write an image of each, changes in red."""
+    try:
+        changes, images = compare(old, new)
+    except (pikepdf.PdfError, subprocess.CalledProcessError) as exc:
+        click.echo(f"error: cannot compare the files: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    out_dir = out_dir if out_dir is not None else new.parent / "diff"
+    for name, data in images.items():
+        write_atomic(out_dir / name, data)
+    if not changes:
+        click.echo("no page changed")
+        return
+    for change in changes:
+        where = f"  {out_dir / change.image}" if change.image else ""
+        click.echo(f"{change.label:>6}  {change.status}{where}")
+    click.echo(f"{len(changes)} page(s) changed")

@@ -73,6 +73,8 @@ def proof_pdf(pdf: bytes, page_notes: list[str], fonts: FontSet, stamp: str, spr
                 del added.obj[box]
         added.add_overlay(out.copy_foreign(marks.pages[index].as_form_xobject()), pikepdf.Rectangle(*trim))
     unique_subset_tags(out)
+    if "/PageLabels" in source.Root:  # the labels (封一, 1, 2 …) carry over: the pages are the same
+        out.Root.PageLabels = out.copy_foreign(source.make_indirect(source.Root.PageLabels))
     if spreads:
         out = _spreads(out, width, height)
     result = io.BytesIO()

@@ -153,7 +153,8 @@ def test_titles_are_escaped_not_evaluated(tmp_path):
 
 
 def _build_demo(out: Path, env=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "typeset", "build", str(DEMO), "-o", str(out), "-q"],
+    # --force: a build into a folder that holds this very build would otherwise stop at once (up to date)
+    return subprocess.Popen([sys.executable, "-m", "typeset", "build", str(DEMO), "-o", str(out), "-q", "--force"],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 

@@ -111,3 +111,21 @@ def test_demo_issue_uses_every_front_matter_key():
         keys |= {line.split(":")[0] for line in front.strip().splitlines()}
     assert keys >= {"title", "kicker", "subtitle", "toc_title", "author", "author_note", "source", "end_note",
                     "columns", "fit"}
+
+
+def test_an_unchanged_issue_is_up_to_date(tmp_path):
+    import shutil
+
+    issue = tmp_path / "demo"
+    shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
+    out = tmp_path / "out"
+    assert run_cli("build", str(issue), "-o", str(out), "-q").returncode == 0
+    before = (out / "issue.pdf").stat().st_mtime_ns
+    again = run_cli("build", str(issue), "-o", str(out))
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert (out / "issue.pdf").stat().st_mtime_ns == before
+    article = issue / "articles/01-juanshouyu.md"
+    article.write_text(article.read_text(encoding="utf-8") + "\n补记一句。\n", encoding="utf-8")
+    changed = run_cli("build", str(issue), "-o", str(out))
+    assert changed.returncode == 0 and "up to date" not in changed.stdout
+    assert (out / "issue.pdf").stat().st_mtime_ns != before

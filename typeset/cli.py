@@ -20,7 +20,7 @@ from .build import build_issue, fit_issue, proof_issue
 from .diagnostics import Diagnostics, InputError
 from .diff import compare
 from .importer import add_to_manifest, import_docx, slug_for
-from .output import add_package, summary_table, write_atomic, write_outputs
+from .output import add_package, input_digest, summary_table, up_to_date, write_atomic, write_outputs
 from .preflight import preflight
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
@@ -33,10 +33,23 @@ def main() -> None:
 
 
 def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, package: bool = False,
-           proof: dict | None = None) -> None:
+           proof: dict | None = None, force: bool = False) -> None:
     """Build (package, or proof) the issue, print what happened, exit with the build's code."""
     started = time.monotonic()
     diagnostics = Diagnostics()
+    digest = None
+    if proof is None and issue_dir.is_dir():
+        # nothing changed since the last build into this folder: its outputs stand
+        target = out_dir if out_dir is not None else issue_dir / "build"
+        digest = input_digest(issue_dir, target, "package" if package else "build", strict)
+        report = None if force else up_to_date(target, digest)
+        if report is not None:
+            if not quiet:
+                click.echo(summary_table(report))
+                click.echo(f"\nup to date: {target} ({time.monotonic() - started:.1f} s)")
+            if any(a["fit"] in ("overset", "moved") for a in report["articles"]):
+                sys.exit(EXIT_PLAN)
+            return
     try:
         if proof is not None:
             result = proof_issue(issue_dir, out_dir, diagnostics, display_root=str(issue_dir), **proof)
@@ -44,6 +57,8 @@ def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, pac
             result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
         if package:
             add_package(result)
+        if digest is not None:
+            result.report["inputs"] = digest
     except InputError:
         for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
             click.echo(diagnostic.format(), err=True)
@@ -72,6 +87,7 @@ _OUT = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, p
                     help="Output folder (default: ISSUE_DIR/build).")
 _STRICT = click.option("--strict", is_flag=True, help="Unknown keys in issue.yaml or front matter are errors.")
 _QUIET = click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+_FORCE = click.option("--force", is_flag=True, help="Build even when nothing changed since the last build.")
 
 
 @main.command()
@@ -79,9 +95,12 @@ _QUIET = click.option("-q", "--quiet", is_flag=True, help="Print only warnings a
 @_OUT
 @_STRICT
 @_QUIET
-def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
-    """Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the printer), report.json."""
-    _build(issue_dir, out_dir, strict, quiet)
+@_FORCE
+def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, force: bool) -> None:
+    """Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the printer), report.json.
+
+    When nothing the build reads has changed since the last build into OUT_DIR, its outputs stand."""
+    _build(issue_dir, out_dir, strict, quiet, force=force)
 
 
 @main.command()
@@ -102,9 +121,10 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
 @_OUT
 @_STRICT
 @_QUIET
-def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool) -> None:
+@_FORCE
+def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, force: bool) -> None:
     """Build ISSUE_DIR and zip the PDFs with the preflight reports and SHA-256 checksums (package.zip)."""
-    _build(issue_dir, out_dir, strict, quiet, package=True)
+    _build(issue_dir, out_dir, strict, quiet, package=True, force=force)
 
 
 @main.command()

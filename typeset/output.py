@@ -79,6 +79,39 @@ def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], d
 PACKAGE = "package.zip"
 
 
+def input_digest(issue_dir: Path, out_dir: Path, kind: str, strict: bool) -> str:
+    """A digest of everything a build reads: the issue folder, the house style and fonts it may
+    use, typeset's own code, and the options; a build whose digest matches the last one's is up to date."""
+    from . import __file__ as package_file
+    from .house import find_house
+
+    house = find_house(issue_dir, str(issue_dir))
+    digest = hashlib.sha256(f"{kind}|{strict}|{os.environ.get('SOURCE_DATE_EPOCH', '')}".encode())
+    out = out_dir.resolve()
+    folders = [issue_dir.resolve(), *(root / k for root in house.roots for k in ("layout", "styles", "fonts")),
+               Path(package_file).parent]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and out not in path.parents and "__pycache__" not in path.parts and \
+                    not (path.is_relative_to(issue_dir.resolve()) and "build" in path.relative_to(issue_dir.resolve()).parts[:1]):
+                digest.update(str(path.relative_to(folder)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def up_to_date(out_dir: Path, digest: str) -> dict | None:
+    """The last report when the outputs in `out_dir` were built from exactly these inputs."""
+    try:
+        report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if report.get("inputs") != digest or not all((out_dir / p).exists() for p in report.get("outputs", {}).values()):
+        return None
+    return report
+
+
 def add_package(result: BuildResult) -> None:
     """A zip for the printer: the PDFs, the preflight reports and SHA-256 checksums of them all.
 

@@ -54,6 +54,7 @@ class Role:
 @dataclass
 class FontSet:
     roles: dict[str, Role]
+    _covered: dict[str, set[int]] = field(default_factory=dict)  # role -> code points of its stack
 
     def stack(self, role: str) -> list[str]:
         """The role followed by its declared fallbacks, for font-family."""
@@ -77,13 +78,11 @@ class FontSet:
 
     def uncovered(self, role: str, text: str) -> list[str]:
         """Characters of `text` that neither the role's font nor its fallbacks can show."""
-        missing = []
-        for char in dict.fromkeys(text):
-            if char.isspace() or unicodedata_is_control(char):
-                continue
-            if not any(ord(char) in self.roles[n].codepoints() for n in self.stack(role)):
-                missing.append(char)
-        return missing
+        if role not in self._covered:
+            self._covered[role] = set().union(*(self.roles[n].codepoints() for n in self.stack(role)))
+        covered = self._covered[role]
+        return [char for char in dict.fromkeys(text)
+                if ord(char) not in covered and not char.isspace() and not unicodedata_is_control(char)]
 
 
 def repr_css(name: str) -> str:

@@ -16,6 +16,7 @@ text/line_break.py); `install()` refuses other versions.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 import weasyprint
 from weasyprint.formatting_structure import boxes
@@ -27,6 +28,7 @@ SUPPORTED_MAJOR = "70"
 _installed = False
 
 
+@lru_cache(maxsize=4096)
 def _is_latin_word_char(char: str) -> bool:
     """Letters and digits of Western text: gaps between two of them expand last."""
     return char.isascii() and char.isalnum() or unicodedata.category(char)[0] in "LN" and \

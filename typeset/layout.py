@@ -177,7 +177,8 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, l
             continue
         source, host = by_slug[article.slug], by_slug[host_slug]
         limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
-        for setting in [None, *tightening(limits, False)] if ranges else [None]:
+
+        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target):
             trial_source = replace(source, fit=setting) if setting else source
             if setting is None:
                 source_pages = [pages[i] for i in pages_by_name.get(names[source.slug], [])]
@@ -186,15 +187,18 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, l
             placed = [line for page in source_pages[:kept] for line in _placed_lines(page._page_box)]
             result = split_article(trial_source, placed, target, start + kept - 1)
             if result is None:
-                break
+                return False, None
             shortened, continuation = result
             trial_host = replace(host, continued_here=[*host.continued_here, continuation],
                                  fit=setting if setting else host.fit)
-            needed[host.slug] = len(laid_out_alone(trial_host))
-            by_slug[source.slug], by_slug[host.slug] = shortened, trial_host
-            needed[source.slug] = kept
-            if needed[host.slug] <= available(host):
-                break
+            host_pages = len(laid_out_alone(trial_host))
+            return host_pages <= available(host), (shortened, trial_host, host_pages)
+
+        chosen = _first_fitting([None, *tightening(limits, False)] if ranges else [None], attempt)
+        if chosen is None:
+            continue
+        by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
+        needed[source.slug] = kept
         changed += [source.slug, host.slug]
 
     for article in articles:
@@ -203,13 +207,48 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, l
             continue
         if needed[article.slug] <= available(current):
             continue
-        for setting in tightening(narrow(ranges, current.fit_limits), bool(current.figures)):
-            by_slug[article.slug] = replace(current, fit=setting)
-            needed[article.slug] = len(laid_out_alone(by_slug[article.slug]))
-            if needed[article.slug] <= available(current):
-                break
+
+        def attempt(setting, current=current):
+            trial = replace(current, fit=setting)
+            pages_taken = len(laid_out_alone(trial))
+            return pages_taken <= available(current), (trial, pages_taken)
+
+        chosen = _first_fitting(tightening(narrow(ranges, current.fit_limits), bool(current.figures)), attempt)
+        if chosen is not None:
+            by_slug[article.slug], needed[article.slug] = chosen
         changed.append(article.slug)
     return [by_slug[a.slug] for a in articles], changed
+
+
+def _first_fitting(candidates: list, attempt):
+    """The payload of the first candidate that fits, the candidates running from the smallest
+    change to the largest; the tightest one's when none fits.
+
+    Each candidate is at least as tight as the one before it, so what fits is a suffix of the
+    list: bisection finds its start with a few trial layouts instead of one per candidate, and
+    picks exactly what trying them in order would.
+    """
+    if not candidates:
+        return None
+    tried: dict[int, tuple[bool, object]] = {}
+
+    def fits(index: int) -> bool:
+        if index not in tried:
+            tried[index] = attempt(candidates[index])
+        return tried[index][0]
+
+    low, high = 0, len(candidates) - 1
+    if fits(low):
+        return tried[low][1]
+    if not fits(high):
+        return tried[high][1]
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            high = middle
+        else:
+            low = middle
+    return tried[high][1]
 
 
 def _placed_lines(page_box) -> list[tuple[str | None, int]]:

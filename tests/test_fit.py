@@ -3,13 +3,12 @@
 import json
 import re
 
-import pytest
 
 from typeset.audit import page_lines
 from typeset.continuation import split_article, split_block, top_level_blocks, visible_length
-from typeset.copyfit import KNOBS, Setting, narrow, parse_range, tightening
+from typeset.copyfit import Setting, narrow, parse_range, tightening
 
-from conftest import MINIMAL_MANIFEST, PARAGRAPH, REFERENCE, article, pdf_text_by_page, run_cli, write_issue
+from conftest import MINIMAL_MANIFEST, PARAGRAPH, article, pdf_text_by_page, run_cli, write_issue
 
 HOUSE = {"leading": (-0.15, 0.10), "tracking": (-0.03, 0.03), "size": (-0.5, 0.5), "photo_scale": (0.6, 1.0)}
 

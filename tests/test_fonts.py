@@ -3,7 +3,6 @@
 import shutil
 from pathlib import Path
 
-import pytest
 from fontTools.ttLib import TTFont
 
 from typeset.articles import read_articles

@@ -1,7 +1,6 @@
 """Files for the printer: boxes and crop marks, CMYK with an output intent, preflight, the package."""
 
 import hashlib
-import io
 import json
 import subprocess
 import zipfile

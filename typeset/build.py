@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .articles import read_articles
 from .color import cmyk_image, find_profile
-from .diagnostics import Diagnostics, InputError
+from .diagnostics import Diagnostics
 from .fonts import FontSet, load_fonts
 from .house import check_stylesheet_urls, find_house
 from .layout import lay_out

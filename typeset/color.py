@@ -9,15 +9,13 @@ house CSS (`device-cmyk()`), and black text is K only.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import pikepdf
 from PIL import Image, ImageCms
 
 from .diagnostics import Diagnostics
-from .fonts import cache_dir
+from .fonts import cache_dir, save_cached
 from .house import House
 
 DEFAULT_PROFILE = "FOGRA39L_coated.icc"
@@ -54,15 +52,7 @@ def cmyk_image(path: Path, profile: Path) -> Path:
     transform = ImageCms.buildTransform(source, ImageCms.getOpenProfile(str(profile)), "RGB", "CMYK",
                                         renderingIntent=ImageCms.Intent.PERCEPTUAL)
     converted = ImageCms.applyTransform(rgb, transform)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        converted.save(temp, "JPEG", quality=90, dpi=dpi)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    save_cached(target, lambda temp: converted.save(temp, "JPEG", quality=90, dpi=dpi))
     return target
 
 

@@ -225,14 +225,19 @@ def _single_face(path: Path, family: str) -> Path:
     key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{number}".encode()).hexdigest()[:20]
     target = cache_dir() / f"{path.stem}-{number}-{key}.otf"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary name and rename: concurrent builds never see half a font.
-        handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        os.close(handle)
-        try:
-            font.save(temp)
-            os.replace(temp, target)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+        save_cached(target, font.save)
     return target
+
+
+def save_cached(target: Path, save) -> None:
+    """Write a cache file through `save(temporary path)` and rename it into place, so concurrent
+    builds never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        save(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

@@ -22,7 +22,7 @@ from weasyprint.urls import URLFetcher
 from .articles import Article
 from .continuation import split_article
 from .copyfit import load_ranges, narrow, tightening
-from .diagnostics import Diagnostics, InputError
+from .diagnostics import Diagnostics
 from .fonts import FontSet, cache_dir
 from . import justify
 from .house import House

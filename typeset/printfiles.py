@@ -37,15 +37,7 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, profile: Path) ->
         reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
         page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
         _crop_marks(out, page, trim, bleed)
-    out.Root.Lang = pikepdf.String("zh-CN")
-    add_output_intent(out, profile)
-    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:title"] = title
-        meta["xmp:CreatorTool"] = "typeset"
-    out.docinfo["/Title"] = title
-    buffer = io.BytesIO()
-    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True, min_version="1.7")
-    return buffer.getvalue()
+    return _finish(out, title, profile)
 
 
 def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm: float, title: str,
@@ -81,6 +73,11 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
             folds.append(f"{x:.3f} {height + bleed + MARK_GAP:.3f} m {x:.3f} {height + bleed + MARK_GAP + MARK_LENGTH:.3f} l S")
         folds.append("Q")
         page.contents_add(pikepdf.Stream(out, "\n".join(folds).encode()), prepend=False)
+    return _finish(out, title, profile)
+
+
+def _finish(out: pikepdf.Pdf, title: str, profile: Path) -> bytes:
+    """Language, output intent and title of a print file, saved reproducibly."""
     out.Root.Lang = pikepdf.String("zh-CN")
     add_output_intent(out, profile)
     with out.open_metadata(set_pikepdf_as_editor=False) as meta:

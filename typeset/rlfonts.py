@@ -11,8 +11,6 @@ same families as the body, fully embedded.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from fontTools import subset
@@ -22,7 +20,7 @@ from fontTools.ttLib import TTFont, newTable
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont as ReportLabTTFont
 
-from .fonts import FontSet, cache_dir
+from .fonts import FontSet, cache_dir, save_cached
 
 # A few characters every page may draw (digits, leaders, brackets) beyond the text itself.
 _ALWAYS = set("0123456789 .·…—-()（）：:/第期总年月")
@@ -88,15 +86,7 @@ def truetype_subset(source: Path, text: str) -> Path:
     subsetter.subset(font)
     if "CFF " in font:
         _to_truetype(font)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        font.save(temp)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    save_cached(target, font.save)
     return target
 
 

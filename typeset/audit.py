@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cjk import CLOSING, NO_LINE_END, NO_LINE_START, OPENING, is_han
+from .cjk import CLOSING, NO_LINE_END, NO_LINE_START, OPENING, countable, is_han
 
 FAULTS = ("short_lines", "bad_line_starts", "bad_line_ends", "single_char_last_lines", "uncompressed_pairs",
           "han_latin_gaps", "split_dashes", "missing_paragraphs")
@@ -133,10 +132,6 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
     return lines
 
 
-def _countable(char: str) -> bool:
-    return not (char.isspace() or unicodedata.category(char).startswith(("P", "S")))
-
-
 def _is_latin(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
@@ -165,7 +160,7 @@ def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: A
             result.add("bad_line_starts", where)
         if stripped and stripped[-1] in NO_LINE_END:
             result.add("bad_line_ends", where)
-        if paragraph_end and len([c for c in stripped if _countable(c) and c != "□"]) < 2:
+        if paragraph_end and len([c for c in stripped if countable(c)]) < 2:
             result.add("single_char_last_lines", where)
         if following is not None and following.body and (
                 (stripped.endswith("—") and following.text.lstrip().startswith("—"))

@@ -28,7 +28,7 @@ NO_LINE_END = set("（［｛《「『【〔〈“‘")
 UNBREAKABLE = re.compile(r"——+|……+")
 LATIN_RUN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[.,:/+\-'&](?=[A-Za-z0-9]))*%?")
 
-_TOKEN = re.compile(r"(<[^>]*>)")
+TOKEN = re.compile(r"(<[^>]*>)")  # splits our HTML into tags and text
 _INLINE_CLOSE = re.compile(r"^</(strong|em|b|i)>$", re.I)
 _INLINE_OPEN = re.compile(r"^<(strong|em|b|i)\b[^>]*>$", re.I)
 _BLOCK_TAGS = re.compile(r"^</?(p|h[1-6]|figure|figcaption|div|li|ul|ol|blockquote|pre)\b", re.I)
@@ -41,7 +41,8 @@ def is_han(char: str) -> bool:
         unicodedata.category(char).startswith("L")
 
 
-def _countable(char: str) -> bool:
+def countable(char: str) -> bool:
+    """A character that counts as text: not space, punctuation, a symbol or the end mark."""
     return not (char.isspace() or unicodedata.category(char).startswith(("P", "S")) or char == "□")
 
 
@@ -51,7 +52,7 @@ def refine(fragment: str, end_mark: str = "") -> str:
     `end_mark` (HTML) is placed at the end of the last paragraph, kept on the line of its last
     two characters.
     """
-    tokens = _glue_punctuation(_TOKEN.split(fragment))
+    tokens = _glue_punctuation(TOKEN.split(fragment))
     last_paragraph_end = max((i for i, t in enumerate(tokens) if _PARAGRAPH_END.match(t)), default=-1)
     out: list[str] = []
     block: list[str] = []
@@ -112,9 +113,9 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "") -> s
     for match in UNBREAKABLE.finditer(full):
         intervals.append((*match.span(), "nobr"))
     if paragraph_end:
-        countable = [k for k, c in enumerate(full) if _countable(c)]
-        if len(countable) >= 3:
-            start = countable[-2]
+        countable_at = [k for k, c in enumerate(full) if countable(c)]
+        if len(countable_at) >= 3:
+            start = countable_at[-2]
             # keep a whole Latin word or number, and a line-end-forbidden mark before it, with it
             start = next((a for a, b in latin_runs if a < start < b), start)
             while start > 0 and full[start - 1] in NO_LINE_END:

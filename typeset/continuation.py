@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, replace
 
 from .articles import Article
+from .cjk import TOKEN as _TOKEN
 
-_TOKEN = re.compile(r"(<[^>]*>)")
 _VOID = re.compile(r"^<(img|br|hr)\b", re.I)
 _CLOSE = re.compile(r"^</")
 _OPEN_NAME = re.compile(r"^<([a-zA-Z0-9]+)")

@@ -122,9 +122,7 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
 
     keep: list[int] = []
     fits: list[ArticleFit] = []
-    slots: list[Slot] = []
-    for slot in plan.slots:
-        slots.append(slot)
+    slots = plan.slots
     for article in articles:
         start, _ = plan.articles[article.slug]
         indexes = pages_by_name.get(names[article.slug], [])

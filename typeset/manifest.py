@@ -554,12 +554,12 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
 
     manifest = Manifest(issue_dir, display_root, magazine, info, page, masthead, cover, ifc,
                         contents_pages, sections, **back_images)
-    _check_page_plan(manifest, top, diagnostics)
+    _check_page_plan(manifest, diagnostics)
     diagnostics.raise_if_errors()
     return manifest
 
 
-def _check_page_plan(manifest: Manifest, top: dict, diagnostics: Diagnostics) -> None:
+def _check_page_plan(manifest: Manifest, diagnostics: Diagnostics) -> None:
     """Planned ranges must increase in reading order, not overlap, and leave the contents pages free."""
     contents = manifest.contents_pages
     previous: ArticleEntry | None = None

@@ -214,18 +214,20 @@ def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightRepo
 
 
 def _is_rgb(name, resources) -> bool:
-    if name == "/DeviceRGB":
+    """A colour space named in a content stream, looked up in the resources, is RGB."""
+    return name == "/DeviceRGB" or _rgb_space(resources.get("/ColorSpace", pikepdf.Dictionary()).get(name))
+
+
+def _rgb_space(space) -> bool:
+    if space == "/DeviceRGB":
         return True
-    space = resources.get("/ColorSpace", pikepdf.Dictionary()).get(name)
-    if isinstance(space, pikepdf.Array) and len(space) > 1 and space[0] == "/ICCBased":
-        return int(space[1].get("/N", 0)) == 3
-    return False
+    return isinstance(space, pikepdf.Array) and len(space) > 1 and space[0] == "/ICCBased" and \
+        int(space[1].get("/N", 0)) == 3
 
 
 def _check_image(image, ctm: _Matrix, number: int, report: PreflightReport) -> None:
     space = image.get("/ColorSpace")
-    if report.pdfx and space is not None and (space == "/DeviceRGB" or (
-            isinstance(space, pikepdf.Array) and space[0] == "/ICCBased" and int(space[1].get("/N", 0)) == 3)):
+    if report.pdfx and space is not None and _rgb_space(space):
         report.findings.append(Finding("error", "colour", number, "RGB image in a PDF/X file"))
     a, b, c, d, _, _ = ctm
     width_in = math.hypot(a, b) / 72

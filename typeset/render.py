@@ -28,8 +28,6 @@ class ArticleBlock:
     page_name: str  # CSS page name, also the element id
     start_folio: int | None  # sets the folio counter on its first page
 
-    kind = "article"
-
     @property
     def columns(self) -> int:
         return self.article.columns or DEFAULT_COLUMNS[self.article.entry.section_style]

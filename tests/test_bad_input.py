@@ -161,13 +161,13 @@ def _build_demo(out: Path, env=None) -> subprocess.Popen:
 def test_a_killed_build_leaves_the_previous_outputs_intact(tmp_path):
     out = tmp_path / "out"
     assert _build_demo(out).wait() == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     for delay in (0.5, 1.5, 2.5, 3.5):
         process = _build_demo(out)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        outputs = {p.name: p for p in out.iterdir() if not p.name.endswith(".tmp")}
+        outputs = {p.name: p for p in out.iterdir() if p.is_file() and not p.name.endswith(".tmp")}
         assert set(outputs) == set(before)
         report = json.loads(outputs["report.json"].read_text(encoding="utf-8"))
         with pikepdf.open(outputs["issue.pdf"]) as pdf:  # a whole PDF, old or new

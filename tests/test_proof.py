@@ -14,7 +14,8 @@ def test_proof_of_the_demo_issue(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["outputs"] == {"proof": "proof.pdf", "proof_images": "proof-png/"}
-    assert sorted(p.name for p in out.iterdir()) == ["proof-png", "proof.pdf", "report.json"]  # no print files
+    # no print files; .cache holds the layout cache for the next build into this folder
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "proof-png", "proof.pdf", "report.json"]
     texts = pdf_text_by_page(out / "proof.pdf")
     assert len(texts) == 10 and len(list((out / "proof-png").glob("*.png"))) == 10
     stamp = report["proof"]["stamp"]

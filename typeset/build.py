@@ -11,15 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from .articles import read_articles
+from .assemble import assemble_issue
 from .color import cmyk_image, find_profile
+from .contents import build_contents, contents_text
+from .copyfit import Setting
+from .covers import CoverFonts, build_covers, cover_text
 from .diagnostics import Diagnostics
 from .fonts import FontSet, load_fonts
 from .house import check_stylesheet_urls, find_house
 from .layout import lay_out
+from .layoutcache import LayoutCache
 from .manifest import load_manifest
-from .assemble import assemble_issue
-from .contents import build_contents, contents_text
-from .covers import CoverFonts, build_covers, cover_text
 from .output import BuildResult, fit_status, make_report
 from .preflight import preflight
 from .printfiles import cover_spreads, print_file
@@ -32,7 +34,7 @@ COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
 
 
 def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
-                  display_root: str | None = None):
+                  display_root: str | None = None, cache: LayoutCache | None = None):
     """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
     display_root = display_root if display_root is not None else str(issue_dir)
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
@@ -47,7 +49,7 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     diagnostics.raise_if_errors()
     articles, manifest = _print_colour(articles, manifest, profile)
 
-    body = lay_out(manifest, articles, house, fonts, diagnostics)
+    body = lay_out(manifest, articles, house, fonts, diagnostics, cache)
     for fit in body.fits:
         status = fit_status(fit)
         where = {"file": manifest.display(fit.article.entry.file)}
@@ -92,8 +94,11 @@ def _print_colour(articles, manifest, profile):
 
 def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
               display_root: str | None = None) -> tuple[dict, bool]:
-    """The fit report of the issue without building the PDF: (report, page plan violated)."""
-    manifest, _, body, _ = lay_out_issue(issue_dir, diagnostics, strict, display_root)
+    """The fit report of the issue without building the PDF: (report, page plan violated).
+
+    It reads the layout cache of the default output folder and writes nothing."""
+    cache = LayoutCache(issue_dir / "build")
+    manifest, _, body, _ = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
     report = make_report(manifest, body, {}, diagnostics, [str(f) for f in body.folios])
     return report, any(a["fit"] in ("overset", "moved") for a in report["articles"])
 
@@ -101,7 +106,9 @@ def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
 def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
                 display_root: str | None = None) -> BuildResult:
     """Build the issue in memory; the caller writes `result.files` and the report."""
-    manifest, fonts, body, profile = lay_out_issue(issue_dir, diagnostics, strict, display_root)
+    out_dir = out_dir if out_dir is not None else issue_dir / "build"
+    cache = LayoutCache(out_dir)
+    manifest, fonts, body, profile = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
     fonts_rl = _reportlab_fonts(fonts, cover_text(manifest) + contents_text(manifest, body.fits))
     covers_pdf = build_covers(manifest, fonts_rl, diagnostics)
     contents_pdf = build_contents(manifest, body.fits, fonts_rl, diagnostics) if manifest.contents_pages else None
@@ -112,7 +119,6 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
                             file=manifest.display(manifest.root / "issue.yaml"), key="sections",
                             hint="plan pages so that covers + body come to a multiple of 4, "
                                  "or set page.binding: perfect")
-    out_dir = out_dir if out_dir is not None else issue_dir / "build"
     title = f"{manifest.magazine.name} {manifest.issue.label}"
     labels = assembled.labels
     files = {
@@ -138,7 +144,7 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     report = make_report(manifest, body, outputs, diagnostics, labels)
     report["preflight"] = checks
     violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
-    return BuildResult(out_dir, outputs, report, violated, files=files)
+    return BuildResult(out_dir, outputs, report, violated, files={**files, **cache.files()}, stale=cache.stale())
 
 
 def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
@@ -168,6 +174,35 @@ def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
 PROOF_PDF = "proof.pdf"
 
 
+def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
+                     cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None):
+    """Some articles laid out alone, each from its planned folio: (manifest of just them, fonts, body).
+
+    With `settings` (file stem → copyfitting of the last build) each article is set exactly so
+    and nothing is fitted anew: the quick preview of an edit, the whole build to follow."""
+    house = find_house(issue_dir, display_root)
+    manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
+    known = [a.file.stem for a in manifest.articles]
+    for wanted in article_ids:
+        if wanted not in known:
+            diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / "issue.yaml"),
+                              hint=f"articles are named by their file's stem, e.g. {known[0] if known else '01-name'}")
+    diagnostics.raise_if_errors()
+    sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
+    chosen = replace(manifest, sections=[s for s in sections if s.articles], contents_pages=None)
+    articles = read_articles(chosen, diagnostics)
+    fonts = load_fonts(house.dirs("fonts"), {d: house.shown(d) for d in house.dirs("fonts")}, diagnostics)
+    diagnostics.raise_if_errors()
+    check_coverage(articles, fonts, diagnostics)
+    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
+    diagnostics.raise_if_errors()
+    articles, chosen = _print_colour(articles, chosen, profile)
+    if settings is not None:
+        articles = [replace(a, fit=settings.get(a.entry.file.stem)) for a in articles]
+    body = lay_out(chosen, articles, house, fonts, diagnostics, cache, fitting=settings is None)
+    return chosen, fonts, body
+
+
 def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, article_ids: tuple[str, ...] = (),
                 spreads: bool = False, png: bool = False, display_root: str | None = None) -> BuildResult:
     """A proof (校样) of the whole issue, or of some articles each on its planned folios."""
@@ -183,28 +218,18 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         manifest = load_manifest(issue_dir, Diagnostics(), display_root=display_root)
         fonts = load_fonts(house.dirs("fonts"), {}, Diagnostics())
         report = result.report
+        cached = {path: data for path, data in result.files.items() if path not in result.outputs.values()}
+        stale = result.stale
     else:
-        manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
-        known = [a.file.stem for a in manifest.articles]
-        for wanted in article_ids:
-            if wanted not in known:
-                diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / "issue.yaml"),
-                                  hint=f"articles are named by their file's stem, e.g. {known[0] if known else '01-name'}")
-        diagnostics.raise_if_errors()
-        sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
-        chosen = replace(manifest, sections=[s for s in sections if s.articles], contents_pages=None)
-        articles = read_articles(chosen, diagnostics)
-        fonts = load_fonts(house.dirs("fonts"), {d: house.shown(d) for d in house.dirs("fonts")}, diagnostics)
-        diagnostics.raise_if_errors()
-        check_coverage(articles, fonts, diagnostics)
-        diagnostics.raise_if_errors()
-        body = lay_out(chosen, articles, house, fonts, diagnostics)
+        cache = LayoutCache(out_dir)
+        manifest, fonts, body = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache)
+        cached, stale = cache.files(), []  # the other articles' entries stay for the next build
         pdf = body.document.write_pdf()
         notes = [fit.article.slug for fit in body.fits for _ in range(fit.pages_kept)]
-        report = make_report(chosen, body, {}, diagnostics, [str(s.folio) for s in body.slots if s.kind == "article"])
+        report = make_report(manifest, body, {}, diagnostics, [str(s.folio) for s in body.slots if s.kind == "article"])
     stamp = f"{build_time()} · {input_hash(manifest, house)}"
     proof = proof_pdf(pdf, notes, fonts, stamp, spreads)
-    files = {PROOF_PDF: proof}
+    files = {PROOF_PDF: proof, **cached}
     outputs = {"proof": PROOF_PDF}
     if png:
         images = page_images(proof)
@@ -213,4 +238,4 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     report = {**report, "outputs": outputs, "proof": {"stamp": stamp, "articles": list(article_ids) or "all",
                                                      "spreads": spreads}}
     violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
-    return BuildResult(out_dir, outputs, report, violated, files=files)
+    return BuildResult(out_dir, outputs, report, violated, files=files, stale=stale)

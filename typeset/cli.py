@@ -66,7 +66,7 @@ def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, pac
         click.echo(f"error: {errors} problem{'s' * (errors != 1)} in the input; nothing was written", err=True)
         sys.exit(EXIT_INPUT)
     try:
-        write_outputs(result.out_dir, result.files, result.report)
+        write_outputs(result.out_dir, result.files, result.report, result.stale)
     except OSError as exc:
         click.echo(f"error: cannot write to {result.out_dir}: {exc.strerror or exc}", err=True)
         click.echo("  hint: choose another output folder with -o", err=True)

@@ -19,13 +19,14 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from . import justify
 from .articles import Article
 from .continuation import split_article
 from .copyfit import load_ranges, narrow, tightening
 from .diagnostics import Diagnostics
 from .fonts import FontSet, cache_dir
-from . import justify
 from .house import House
+from .layoutcache import LayoutCache, Trial
 from .manifest import Manifest, PageRange
 from .render import DEFAULT_COLUMNS, ArticleBlock, render_html
 
@@ -72,6 +73,7 @@ class BodyLayout:
     slots: list[Slot]
     fits: list[ArticleFit]
     passes: int
+    planned_anew: list[str] = field(default_factory=list)  # slugs laid out for planning, not found in the cache
 
     @property
     def folios(self) -> list[int]:
@@ -83,36 +85,66 @@ class BodyLayout:
 
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
-            diagnostics: Diagnostics) -> BodyLayout:
+            diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True) -> BodyLayout:
     """Lay the articles out in one WeasyPrint document, each from its planned folio.
 
     Every article starts on a page of the side (left/right) its planned folio asks for, so
     dropping overset pages or adding blank ones later never moves a page to the wrong side;
     pages without text are added when the PDF is assembled. Articles without planned pages
     start where the text before them ends, which only a second pass can number right.
+
+    Planning (the pages each article needs, copyfitting trials) reads what `cache` knows and
+    lays out only the articles it does not; the kept pages always come from one document.
+    Without `fitting` the articles are set as they come (their `fit` as given), none tightened.
     """
     justify.install()
+    cache = cache if cache is not None else LayoutCache(None)
+    cache.use_fonts(fonts)
     font_config = FontConfiguration()
     fetcher = _SandboxedFetcher([manifest.root, *house.roots, cache_dir().parent / "cmyk",
                                  *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
     names = {a.slug: f"a{i}" for i, a in enumerate(articles)}
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
-    document = _render(manifest, articles, names, starts, house, fonts, font_config, fetcher, diagnostics)
-    pages_by_name = _pages_by_name(document)
-    needed = {a.slug: max(1, len(pages_by_name.get(names[a.slug], []))) for a in articles}
+
+    def key(article: Article, start: int | None) -> str:
+        html = render_html(manifest, [ArticleBlock(article, names[article.slug], start)], house, fonts, diagnostics)
+        return cache.key(html, article)
+
+    keys = {a.slug: key(a, starts[a.slug]) for a in articles}
+    first = {a.slug: cache.get(keys[a.slug]) for a in articles}
+    missing = [a for a in articles if first[a.slug] is None]
+    planned_anew = {a.slug for a in missing}
+    document = pages_by_name = None
+    if missing:
+        laid_out = _render(manifest, missing, names, starts, house, fonts, font_config, fetcher, diagnostics)
+        by_name = _pages_by_name(laid_out)
+        for article in missing:
+            first[article.slug] = _trial(laid_out, by_name.get(names[article.slug], []))
+            cache.put(keys[article.slug], first[article.slug])
+        if len(missing) == len(articles):
+            document, pages_by_name = laid_out, by_name
+    needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
     plan = _plan(manifest, articles, needed)
     passes = 1
-    def laid_out_alone(article: Article) -> list:
-        """The pages of `article` laid out alone: a copyfitting trial."""
-        trial = _render(manifest, [article], names, {article.slug: plan.articles[article.slug][0]}, house, fonts,
-                        font_config, fetcher, diagnostics)
-        return [trial.pages[i] for i in _pages_by_name(trial).get(names[article.slug], [])]
 
-    articles, fitted = _fit(articles, plan, needed, load_ranges(house, diagnostics), laid_out_alone,
-                            [document.pages[i] for i in range(len(document.pages))], pages_by_name, names)
+    def laid_out_alone(article: Article) -> Trial:
+        """`article` laid out alone from its place in the plan: a copyfitting trial."""
+        start = plan.articles[article.slug][0]
+        trial_key = key(article, start)
+        trial = cache.get(trial_key)
+        if trial is None:
+            alone = _render(manifest, [article], names, {article.slug: start}, house, fonts, font_config, fetcher,
+                            diagnostics)
+            trial = _trial(alone, _pages_by_name(alone).get(names[article.slug], []))
+            cache.put(trial_key, trial)
+            planned_anew.add(article.slug)
+        return trial
+
+    ranges = load_ranges(house, diagnostics) if fitting else {}
+    articles, fitted = _fit(articles, plan, needed, ranges, laid_out_alone, first)
     plan = _plan(manifest, articles, needed)
     planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
-    if planned_starts != starts or fitted:
+    if document is None or planned_starts != starts or fitted:
         document = _render(manifest, articles, names, planned_starts, house, fonts, font_config, fetcher,
                            diagnostics)
         pages_by_name = _pages_by_name(document)
@@ -146,11 +178,11 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
                 "page": continuation.page, "lines": len(lines),
                 "chars": sum(len("".join(_line_text(line).split())) for line in lines)}
     final = document.copy([document.pages[i] for i in keep])
-    return BodyLayout(final, slots, fits, passes)
+    return BodyLayout(final, slots, fits, passes, [a.slug for a in articles if a.slug in planned_anew])
 
 
 def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, laid_out_alone,
-         pages: list, pages_by_name: dict[str, list[int]], names: dict[str, str]) -> tuple[list[Article], list[str]]:
+         first: dict[str, Trial]) -> tuple[list[Article], list[str]]:
     """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
 
     An article with `continued_on` whose text overran its pages is cut where its last planned
@@ -178,18 +210,15 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, l
 
         def attempt(setting, source=source, host=host, start=start, kept=kept, target=target):
             trial_source = replace(source, fit=setting) if setting else source
-            if setting is None:
-                source_pages = [pages[i] for i in pages_by_name.get(names[source.slug], [])]
-            else:
-                source_pages = laid_out_alone(trial_source)
-            placed = [line for page in source_pages[:kept] for line in _placed_lines(page._page_box)]
+            source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source)
+            placed = source_trial.lines_on(kept)
             result = split_article(trial_source, placed, target, start + kept - 1)
             if result is None:
                 return False, None
             shortened, continuation = result
             trial_host = replace(host, continued_here=[*host.continued_here, continuation],
                                  fit=setting if setting else host.fit)
-            host_pages = len(laid_out_alone(trial_host))
+            host_pages = laid_out_alone(trial_host).pages
             return host_pages <= available(host), (shortened, trial_host, host_pages)
 
         chosen = _first_fitting([None, *tightening(limits, False)] if ranges else [None], attempt)
@@ -208,7 +237,7 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges, l
 
         def attempt(setting, current=current):
             trial = replace(current, fit=setting)
-            pages_taken = len(laid_out_alone(trial))
+            pages_taken = laid_out_alone(trial).pages
             return pages_taken <= available(current), (trial, pages_taken)
 
         chosen = _first_fitting(tightening(narrow(ranges, current.fit_limits), bool(current.figures)), attempt)
@@ -247,6 +276,10 @@ def _first_fitting(candidates: list, attempt):
         else:
             low = middle
     return tried[high][1]
+
+
+def _trial(document, indexes: list[int]) -> Trial:
+    return Trial(len(indexes), [_placed_lines(document.pages[i]._page_box) for i in indexes])
 
 
 def _placed_lines(page_box) -> list[tuple[str | None, int]]:

@@ -29,6 +29,7 @@ class BuildResult:
     report: dict
     plan_violated: bool
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content, before writing
+    stale: list[Path] = field(default_factory=list)  # cache entries to remove once the outputs are written
 
 
 def fit_status(fit: ArticleFit) -> str:
@@ -71,6 +72,8 @@ def make_report(manifest: Manifest, body: BodyLayout, outputs: dict[str, str], d
         "folios": body.folios,
         "blank_pages": [{"folio": folio, "purpose": purpose} for folio, purpose in body.blank_pages],
         "articles": articles,
+        # which articles this build had to lay out to plan the issue; the others came from the cache
+        "laid_out": [fit.article.entry.rel for fit in body.fits if fit.article.slug in body.planned_anew],
         "warnings": [d.as_json() for d in diagnostics.warnings],
         "errors": [d.as_json() for d in diagnostics.errors],
     }
@@ -150,12 +153,14 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.unlink(temp)
 
 
-def write_outputs(out_dir: Path, files: dict[str, bytes], report: dict) -> None:
+def write_outputs(out_dir: Path, files: dict[str, bytes], report: dict, stale: list[Path] = ()) -> None:
     """Write every output, the report last, so a report always describes files that exist."""
     for rel, data in files.items():
         write_atomic(out_dir / rel, data)
     report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
     write_atomic(out_dir / "report.json", report_bytes)
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def display_width(text: str) -> int:

@@ -1,0 +1,43 @@
+"""Incremental builds: the layout cache under OUT_DIR/.cache re-lays out only what an edit affects."""
+
+import json
+import shutil
+
+from conftest import DEMO, pdf_text_by_page, run_cli
+
+EDITED = "articles/03-biaodian-jinze.md"
+
+
+def _build(issue, out, *extra):
+    result = run_cli("build", str(issue), "-o", str(out), "-q", *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_an_edit_re_lays_out_only_its_article_and_builds_what_a_cold_build_does(tmp_path):
+    issue = tmp_path / "demo"
+    shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
+    out = tmp_path / "out"
+    cold = _build(issue, out)
+    files = [a["file"] for a in cold["articles"]]
+    assert cold["laid_out"] == files
+    entries = sorted((out / ".cache" / "layout").glob("*.json"))
+    assert len(entries) >= len(files)
+
+    again = _build(issue, out, "--force")
+    assert again["laid_out"] == [] and again["articles"] == cold["articles"]
+    assert sorted((out / ".cache" / "layout").glob("*.json")) == entries
+
+    path = issue / EDITED
+    text = path.read_text(encoding="utf-8")
+    first_paragraph = next(p for p in text.split("\n\n")[1:] if p and not p.startswith(("#", "!", "-")))
+    path.write_text(text.replace(first_paragraph, "校对改动：这一段换了新的开头。" + first_paragraph, 1), encoding="utf-8")
+    edited = _build(issue, out)
+    assert edited["laid_out"] == [EDITED]
+    fresh = _build(issue, tmp_path / "fresh")
+    assert fresh["laid_out"] == files
+    assert edited["articles"] == fresh["articles"] and edited["page_labels"] == fresh["page_labels"]
+    start = edited["page_labels"].index(str(next(a for a in edited["articles"] if a["file"] == EDITED)["actual"][0]))
+    assert "校对改动：这一段" in pdf_text_by_page(out / "issue.pdf")[start].replace("\n", "")
+    # the entry of the article as it was is gone; the others stay
+    assert len(list((out / ".cache" / "layout").glob("*.json"))) == len(entries)

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Installs what typeset needs on a fresh Debian/Ubuntu machine: system libraries and fonts
-# (apt-get, when root or sudo is available), then the Python venv in .venv/ with the package
-# and its test tools. Safe to run again: it only installs what is missing.
+# (apt-get, when root or sudo is available), then the Python venv in .venv/ with the package.
+# --test adds what the tests need: Debian's chromium (the browser test of `typeset serve`)
+# and the Python test tools. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+TEST=0
+for argument in "$@"; do
+  case "$argument" in
+    --test) TEST=1 ;;
+    *) echo "usage: ./setup.sh [--test]" >&2; exit 2 ;;
+  esac
+done
 
 # Pango/HarfBuzz for WeasyPrint (libharfbuzz-subset0: without it font subsetting falls back to
 # Python and a 48-page issue is several times slower), the CJK fonts of the house style,
@@ -12,6 +21,9 @@ APT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cj
               fonts-lxgw-wenkai ghostscript poppler-utils qpdf)
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   APT_PACKAGES+=(python3-venv)
+fi
+if ((TEST)); then
+  APT_PACKAGES+=(chromium)
 fi
 
 missing=()
@@ -38,10 +50,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip's build chatter goes to a log that is shown only when the install fails.
 if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
-       .venv/bin/python -m pip install --disable-pip-version-check -e '.[test]'; } > .venv/setup.log 2>&1; then
+       .venv/bin/python -m pip install --disable-pip-version-check -e "$([ "$TEST" = 1 ] && echo '.[test]' || echo .)"
+     } > .venv/setup.log 2>&1; then
   cat .venv/setup.log >&2
   echo "setup: pip install failed (log above, kept in .venv/setup.log)" >&2
   exit 1
 fi
-.venv/bin/python -c 'import typeset.cli, weasyprint, pikepdf, pdfplumber' # fail here, not in the first build
+.venv/bin/python -c 'import typeset.cli, weasyprint, pikepdf' # fail here, not in the first build
+if ((TEST)); then
+  .venv/bin/python -c 'import pytest, pdfplumber, playwright'
+fi
 echo "setup: ready (.venv/bin/typeset)"

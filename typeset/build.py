@@ -21,7 +21,7 @@ from .fonts import FontSet, load_fonts
 from .house import check_stylesheet_urls, find_house
 from .layout import lay_out
 from .layoutcache import LayoutCache
-from .manifest import load_manifest
+from .manifest import Manifest, load_manifest
 from .output import BuildResult, fit_status, make_report
 from .preflight import preflight
 from .printfiles import cover_spreads, print_file
@@ -175,13 +175,16 @@ PROOF_PDF = "proof.pdf"
 
 
 def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
-                     cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None):
+                     cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None,
+                     manifest: Manifest | None = None):
     """Some articles laid out alone, each from its planned folio: (manifest of just them, fonts, body).
 
     With `settings` (file stem → copyfitting of the last build) each article is set exactly so
-    and nothing is fitted anew: the quick preview of an edit, the whole build to follow."""
+    and nothing is fitted anew: the quick preview of an edit, the whole build to follow.
+    `manifest` is the issue's, when the caller has it loaded already."""
     house = find_house(issue_dir, display_root)
-    manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
+    if manifest is None:
+        manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
     known = [a.file.stem for a in manifest.articles]
     for wanted in article_ids:
         if wanted not in known:

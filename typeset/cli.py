@@ -20,7 +20,14 @@ from .build import build_issue, fit_issue, proof_issue
 from .diagnostics import Diagnostics, InputError
 from .diff import compare
 from .importer import add_to_manifest, import_docx, slug_for
-from .output import add_package, input_digest, summary_table, up_to_date, write_atomic, write_outputs
+from .output import (
+    add_package,
+    input_digest,
+    summary_table,
+    up_to_date,
+    write_atomic,
+    write_outputs,
+)
 from .preflight import preflight
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
@@ -236,3 +243,31 @@ def diff_command(old: Path, new: Path, out_dir: Path | None) -> None:
         where = f"  {out_dir / change.image}" if change.image else ""
         click.echo(f"{change.label:>6}  {change.status}{where}")
     click.echo(f"{len(changes)} page(s) changed")
+
+
+@main.command()
+@_ISSUE
+@_OUT
+@click.option("--port", type=click.IntRange(0, 65535), default=8421, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+def serve(issue_dir: Path, out_dir: Path | None, port: int) -> None:
+    """Show the issue as a flatplan board in the browser and rebuild it whenever a file is saved."""
+    import errno
+
+    from .serve import serve as run_server
+
+    if not (issue_dir / "issue.yaml").is_file():
+        click.echo(f"error: {issue_dir}: no issue.yaml in this folder", err=True)
+        click.echo("  hint: name the issue folder, the one that holds issue.yaml", err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        run_server(issue_dir, out_dir if out_dir is not None else issue_dir / "build", port,
+                   lambda url: click.echo(f"typeset serve: {url}  (Ctrl-C stops)", nl=True) or sys.stdout.flush())
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        click.echo(f"error: port {port} on 127.0.0.1 is in use", err=True)
+        click.echo("  hint: choose another with --port, or --port 0 for any free one", err=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        pass

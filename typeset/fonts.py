@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -45,10 +46,19 @@ class Role:
         if self._cmap is None:
             self._cmap = set()
             for face in self.faces:
-                font = TTFont(face.file, lazy=True)
-                self._cmap |= set(font.getBestCmap() or {})
-                font.close()
+                stat = face.file.stat()
+                self._cmap |= _face_codepoints(face.file, stat.st_size, stat.st_mtime_ns)
         return self._cmap
+
+
+@lru_cache(maxsize=64)
+def _face_codepoints(path: Path, size: int, mtime_ns: int) -> frozenset[int]:
+    """The code points a font file maps; kept for the process (typeset serve reads them on every edit)."""
+    font = TTFont(path, lazy=True)
+    try:
+        return frozenset(font.getBestCmap() or {})
+    finally:
+        font.close()
 
 
 @dataclass

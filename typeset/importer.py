@@ -314,7 +314,6 @@ def add_to_manifest(manifest_path: Path, section: str, file: str, pages: str | N
     its formatting and comments kept (ruamel.yaml round trip)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
     from ruamel.yaml.util import load_yaml_guess_indent
 
     text = manifest_path.read_text(encoding="utf-8")

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
 import weasyprint
+import weasyprint.pdf
 from weasyprint.formatting_structure import boxes
+from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -26,7 +31,7 @@ from .copyfit import load_ranges, narrow, tightening
 from .diagnostics import Diagnostics
 from .fonts import FontSet, cache_dir
 from .house import House
-from .layoutcache import LayoutCache, Trial
+from .layoutcache import LayoutCache, Trial, fonts_digest
 from .manifest import Manifest, PageRange
 from .render import DEFAULT_COLUMNS, ArticleBlock, render_html
 
@@ -98,9 +103,10 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     Without `fitting` the articles are set as they come (their `fit` as given), none tightened.
     """
     justify.install()
+    _subset_fonts_in_parallel()
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
-    font_config = FontConfiguration()
+    font_config = _font_configuration(fonts_digest(fonts))
     fetcher = _SandboxedFetcher([manifest.root, *house.roots, cache_dir().parent / "cmyk",
                                  *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
     names = {a.slug: f"a{i}" for i, a in enumerate(articles)}
@@ -110,8 +116,9 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
         html = render_html(manifest, [ArticleBlock(article, names[article.slug], start)], house, fonts, diagnostics)
         return cache.key(html, article)
 
-    keys = {a.slug: key(a, starts[a.slug]) for a in articles}
-    first = {a.slug: cache.get(keys[a.slug]) for a in articles}
+    remember = cache.folder is not None or fitting  # else nothing is looked up again: no keys to make
+    keys = {a.slug: key(a, starts[a.slug]) if remember else "" for a in articles}
+    first = {a.slug: cache.get(keys[a.slug]) if remember else None for a in articles}
     missing = [a for a in articles if first[a.slug] is None]
     planned_anew = {a.slug for a in missing}
     document = pages_by_name = None
@@ -119,8 +126,10 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
         laid_out = _render(manifest, missing, names, starts, house, fonts, font_config, fetcher, diagnostics)
         by_name = _pages_by_name(laid_out)
         for article in missing:
-            first[article.slug] = _trial(laid_out, by_name.get(names[article.slug], []))
-            cache.put(keys[article.slug], first[article.slug])
+            indexes = by_name.get(names[article.slug], [])
+            first[article.slug] = _trial(laid_out, indexes) if remember else Trial(len(indexes), [])
+            if remember:
+                cache.put(keys[article.slug], first[article.slug])
         if len(missing) == len(articles):
             document, pages_by_name = laid_out, by_name
     needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
@@ -406,6 +415,55 @@ class _SandboxedFetcher(URLFetcher):
         self.diagnostics.error(f"refused to load '{url}': only files inside the issue folder may be used",
                                hint="copy the file into the issue folder and name it by a relative path")
         raise ValueError(f"refused: {url}")
+
+
+@lru_cache(maxsize=1)
+def _subset_fonts_in_parallel() -> None:
+    """WeasyPrint subsets the fonts of a PDF one after another, each a HarfBuzz call of some
+    50 ms on a CJK face; the calls release the GIL, so they run on all cores first here and
+    WeasyPrint's own pass finds them done. Same calls, same bytes: only sooner."""
+    original_build, original_subset = weasyprint.pdf.build_fonts_dictionary, pdf_fonts.Font.subset
+
+    def subset_once(font, to_unicode, hinting):
+        if not getattr(font, "_typeset_subset", False):
+            original_subset(font, to_unicode, hinting)
+
+    def build_fonts_dictionary(pdf, fonts, compress, subset, options):
+        by_file: dict = {}
+        for font in fonts.values():
+            by_file.setdefault(font.hash, []).append(font)
+        jobs = []
+        for same_file in by_file.values():  # as WeasyPrint groups them: one subset per font file
+            font = same_file[0]
+            if font.bitmap:
+                continue
+            to_unicode = {}
+            if subset and not font.used_in_forms:
+                for file_font in same_file:
+                    to_unicode = {**to_unicode, **file_font.to_unicode}
+            jobs.append((font, to_unicode))
+
+        def run(job):
+            original_subset(job[0], job[1], options["hinting"])
+            job[0]._typeset_subset = True
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(run, jobs))
+        try:
+            return original_build(pdf, fonts, compress, subset, options)
+        finally:
+            for font, _ in jobs:  # a document's fonts live on: its next PDF subsets them anew
+                font._typeset_subset = False
+
+    pdf_fonts.Font.subset = subset_once
+    weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
+
+
+@lru_cache(maxsize=4)
+def _font_configuration(fonts_key: str) -> FontConfiguration:
+    """One per set of font files in a process: WeasyPrint then reads each face once, not at every
+    layout (`typeset serve` lays out an article on every save)."""
+    return FontConfiguration()
 
 
 def _render(manifest, articles, names, starts, house, fonts, font_config, fetcher, diagnostics) -> weasyprint.Document:

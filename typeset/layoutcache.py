@@ -46,7 +46,7 @@ class LayoutCache:
 
     def use_fonts(self, fonts: FontSet) -> None:
         """The fonts the layouts are made with: part of every key."""
-        self.fingerprint = hashlib.sha256((_code_digest() + _fonts_digest(fonts)).encode()).hexdigest()
+        self.fingerprint = hashlib.sha256((_code_digest() + fonts_digest(fonts)).encode()).hexdigest()
 
     def key(self, html: str, article: Article) -> str:
         digest = hashlib.sha256(self.fingerprint.encode())
@@ -99,7 +99,8 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _fonts_digest(fonts: FontSet) -> str:
+def fonts_digest(fonts: FontSet) -> str:
+    """The font files by path, size and modification time."""
     return "|".join(sorted(_file_identity(face.file) for role in fonts.roles.values() for face in role.faces))
 
 

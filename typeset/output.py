@@ -10,10 +10,10 @@ import hashlib
 import io
 import json
 import os
-import time
-import zipfile
 import tempfile
+import time
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 

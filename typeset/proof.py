@@ -22,7 +22,6 @@ from .house import House
 from .manifest import Manifest
 
 
-
 def input_hash(manifest: Manifest, house: House) -> str:
     """A short hash of everything the proof was made from: manifest, articles, images, house style."""
     digest = hashlib.sha256()

@@ -326,12 +326,11 @@ class Server:
                     continue
                 index = labels.index(str(folio))
                 slot = slots.get(folio)
-                was_blank = pages[index].status == "underfill"
                 pages[index] = PageView(str(folio), page_status(status, folio, fit.last_folio, slot is None),
                                         fit.article.entry.rel, fit.article.title, pages[index].rev, preview=True)
                 if slot is not None and slot.page in image_of:
                     new_images[index] = image_of[slot.page]
-                elif slot is None and not was_blank:
+                elif slot is None:  # left blank now; an unchanged blank image keeps its rev
                     new_images[index] = (_blank_like(self.board.thumbs.get(index)), b"", 0, None)
         self.board.set_pages(pages, new_images)
         done = time.monotonic()
@@ -375,11 +374,12 @@ class Server:
 
     def forget(self, changed: set[Path]) -> None:
         """Drop the page signatures the whole build will make stale: those of the changed articles,
-        or all of them when anything else changed (the manifest, house style, photos, a deletion)."""
+        or all of them when anything else changed (the manifest, house style, photos)."""
         report = self.board.report or {"articles": []}
         files = {(self.issue_dir / a["file"]).resolve(): a["file"] for a in report["articles"]}
         with self.layout_lock:
-            if changed and all(path.resolve() in files for path in changed):
+            # an empty batch (files deleted) keeps them: the build reports what a deletion breaks
+            if all(path.resolve() in files for path in changed):
                 for path in changed:
                     self.signatures.pop(files[path.resolve()], None)
             else:

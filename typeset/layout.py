@@ -417,6 +417,13 @@ class _SandboxedFetcher(URLFetcher):
         raise ValueError(f"refused: {url}")
 
 
+# Set to a dict by a process that only draws previews (typeset serve): each font file is then
+# subset once for all the glyphs its previews have used so far, and that subset is reused for
+# as long as it covers a page's glyphs. A preview is a little larger and much sooner; the PDFs a
+# build writes never use this.
+preview_subsets: dict | None = None
+
+
 @lru_cache(maxsize=1)
 def _subset_fonts_in_parallel() -> None:
     """WeasyPrint subsets the fonts of a PDF one after another, each a HarfBuzz call of some
@@ -444,8 +451,18 @@ def _subset_fonts_in_parallel() -> None:
             jobs.append((font, to_unicode))
 
         def run(job):
-            original_subset(job[0], job[1], options["hinting"])
-            job[0]._typeset_subset = True
+            font, to_unicode = job
+            if preview_subsets is None or not to_unicode:
+                original_subset(font, to_unicode, options["hinting"])
+            else:
+                key = (font.hash, bool(font.missing), options["hinting"])
+                glyphs, data = preview_subsets.get(key, (frozenset(), b""))
+                if not data or not glyphs.issuperset(to_unicode):
+                    glyphs = glyphs.union(to_unicode)
+                    original_subset(font, dict.fromkeys(glyphs, ""), options["hinting"])
+                    preview_subsets[key] = (glyphs, font.file_content)
+                font.file_content = preview_subsets[key][1]
+            font._typeset_subset = True
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             list(pool.map(run, jobs))

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import watchfiles
 from weasyprint.formatting_structure import boxes
 
+from . import layout
 from .build import ISSUE_PDF, lay_out_articles
 from .copyfit import Setting
 from .diagnostics import Diagnostics, InputError
@@ -463,6 +464,7 @@ def make_handler(server: Server):
 
 def serve(issue_dir: Path, out_dir: Path, port: int, announce) -> None:
     """Serve the board on 127.0.0.1:`port` until interrupted; `announce(url)` once listening."""
+    layout.preview_subsets = {}  # this process draws only previews: font subsets are reused
     server = Server(issue_dir, out_dir)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(server))
     httpd.daemon_threads = True

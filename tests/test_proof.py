@@ -48,18 +48,26 @@ def test_proof_of_an_unknown_article_is_an_input_error(tmp_path):
     assert "no article '99-nothing' in this issue" in result.stderr and not (tmp_path / "out").exists()
 
 
-def test_diff_lists_only_the_page_that_changed(tmp_path):
+def test_diff_lists_only_the_page_that_changed_since_the_previous_proof(tmp_path):
     import shutil
 
-    changed = tmp_path / "demo"
-    shutil.copytree(DEMO, changed, ignore=shutil.ignore_patterns("build"))
-    article = changed / "articles/03-biaodian-jinze.md"
+    issue = tmp_path / "demo"
+    shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
+    none_yet = run_cli("diff", str(issue))
+    assert none_yet.returncode == 1 and none_yet.stderr.splitlines()[0] == f"error: no previous proof in {issue}/build"
+    assert run_cli("proof", str(issue), "-q").returncode == 0
+    article = issue / "articles/03-biaodian-jinze.md"
     article.write_text(article.read_text(encoding="utf-8").replace("大多占", "大都占"), encoding="utf-8")
-    assert run_cli("proof", str(DEMO), "-o", str(tmp_path / "old"), "-q").returncode == 0
-    assert run_cli("proof", str(changed), "-o", str(tmp_path / "new"), "-q").returncode == 0
-    result = run_cli("diff", str(tmp_path / "old/proof.pdf"), str(tmp_path / "new/proof.pdf"), "-o", str(tmp_path / "d"))
+    assert run_cli("proof", str(issue), "-q").returncode == 0
+    report = json.loads((issue / "build/report.json").read_text(encoding="utf-8"))
+    assert report["outputs"]["proof_previous"] == "proof-previous.pdf"
+
+    result = run_cli("diff", str(issue))  # the latest proof against the one it replaced
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"     5  changed  {tmp_path / 'd/diff-5.png'}", "1 page(s) changed"]
-    assert (tmp_path / "d/diff-5.png").read_bytes()[:4] == b"\x89PNG"
-    same = run_cli("diff", str(tmp_path / "old/proof.pdf"), str(tmp_path / "old/proof.pdf"), "-o", str(tmp_path / "e"))
+    assert result.stdout.splitlines() == [f"     5  changed  {issue / 'build/diff/diff-5.png'}", "1 page(s) changed"]
+    assert (issue / "build/diff/diff-5.png").read_bytes()[:4] == b"\x89PNG"
+    explicit = run_cli("diff", str(issue / "build/proof-previous.pdf"), str(issue / "build/proof.pdf"),
+                       "-o", str(tmp_path / "d"))
+    assert explicit.stdout.splitlines() == [f"     5  changed  {tmp_path / 'd/diff-5.png'}", "1 page(s) changed"]
+    same = run_cli("diff", str(issue / "build/proof.pdf"), str(issue / "build/proof.pdf"), "-o", str(tmp_path / "e"))
     assert same.stdout.strip() == "no page changed"

@@ -172,6 +172,7 @@ def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
 
 
 PROOF_PDF = "proof.pdf"
+PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
 
 
 def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
@@ -234,6 +235,11 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     proof = proof_pdf(pdf, notes, fonts, stamp, spreads)
     files = {PROOF_PDF: proof, **cached}
     outputs = {"proof": PROOF_PDF}
+    try:
+        files[PREVIOUS_PROOF_PDF] = (out_dir / PROOF_PDF).read_bytes()
+        outputs["proof_previous"] = PREVIOUS_PROOF_PDF
+    except OSError:
+        pass  # the first proof into this folder
     if png:
         images = page_images(proof)
         files.update({f"proof-png/{name}": data for name, data in images.items()})

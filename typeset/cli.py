@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import pikepdf
 
-from .build import build_issue, fit_issue, proof_issue
+from .build import PREVIOUS_PROOF_PDF, PROOF_PDF, build_issue, fit_issue, proof_issue
 from .diagnostics import Diagnostics, InputError
 from .diff import compare
 from .importer import add_to_manifest, import_docx, slug_for
@@ -222,12 +222,26 @@ def import_command(docx_file: Path, issue_dir: Path | None, section: str | None,
 
 
 @main.command(name="diff")
-@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to write the highlighted page images (default: next to NEW, in diff/).")
-def diff_command(old: Path, new: Path, out_dir: Path | None) -> None:
-    """List the pages that changed from OLD.pdf to NEW.pdf and write an image of each, changes in red."""
+def diff_command(old: Path, new: Path | None, out_dir: Path | None) -> None:
+    """List the pages that changed from OLD.pdf to NEW.pdf and write an image of each, changes in red.
+
+    With an issue folder (or an output folder) instead: the latest proof against the one it replaced."""
+    if new is None:
+        if not old.is_dir():
+            raise click.UsageError("give two PDFs, or one issue folder to compare its last two proofs")
+        folder = old / "build" if (old / "issue.yaml").is_file() else old
+        old, new = folder / PREVIOUS_PROOF_PDF, folder / PROOF_PDF
+        if not old.is_file() or not new.is_file():
+            click.echo(f"error: no previous proof in {folder}", err=True)
+            click.echo(f"  hint: each `typeset proof` keeps the proof it replaces as {PREVIOUS_PROOF_PDF}; "
+                       "make a proof, edit, make another", err=True)
+            sys.exit(EXIT_INPUT)
+    elif old.is_dir():
+        raise click.UsageError("OLD must be a PDF when NEW is given")
     try:
         changes, images = compare(old, new)
     except (pikepdf.PdfError, subprocess.CalledProcessError) as exc:

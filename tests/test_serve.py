@@ -109,6 +109,14 @@ def test_the_flatplan_board_in_a_browser_follows_edits_and_errors(served):
         assert after != before
         assert page.evaluate("() => window.notReloaded") is True
 
+        # text added until it overruns its page: the page turns overset, and so does its row in the plan
+        path.write_text(text + "\n\n" + "\n\n".join(["补充一段，让这篇文章超出计划的版面。" * 6] * 20) + "\n",
+                        encoding="utf-8")
+        expect(edited).to_have_attribute("data-status", "overset", timeout=60_000)
+        row = page.locator(f'#plan tr[data-file="{EDITED}"]')
+        expect(row).to_have_attribute("data-fit", "overset")
+        expect(row.locator("td.fit")).to_contain_text("+")
+
         # an input error in an article shows in the page, and the fix clears it
         path.write_text("---\ntitle: [unclosed\n---\n\n正文。\n", encoding="utf-8")
         expect(page.locator("#error")).to_be_visible(timeout=60_000)

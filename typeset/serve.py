@@ -62,6 +62,7 @@ class Board:
         self.sources: dict[int, tuple[bytes, int, Trim | None]] = {}  # page index -> (PDF, its page, trim)
         self.large: dict[tuple[int, int], bytes] = {}
         self.report: dict | None = None
+        self.previewed: dict[str, dict] = {}  # file -> its fit in the latest preview, until the whole build
         self.error: str | None = None
         self.status = "building the issue…"
         self.building = False
@@ -88,8 +89,9 @@ class Board:
                 "updated": self.updated,
                 "issue": report.get("issue"),
                 "pages": [asdict(page) for page in self.pages],
-                "articles": [{key: a[key] for key in ("file", "title", "section", "planned", "actual", "fit",
-                                                      "overset_lines", "underfill_lines", "fit_settings")}
+                "articles": [{**{key: a[key] for key in ("file", "title", "section", "planned", "actual", "fit",
+                                                         "overset_lines", "underfill_lines", "fit_settings")},
+                              **self.previewed.get(a["file"], {})}
                              for a in report.get("articles", [])],
                 "warnings": [w["text"] for w in report.get("warnings", [])],
             }
@@ -226,7 +228,7 @@ class Server:
         violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
         status = (f"built {time.strftime('%H:%M:%S')} in {time.monotonic() - started:.1f} s"
                   + (" — the page plan is violated" if violated else ""))
-        self.board.publish(report=report, error=None, building=False, warm=False, status=status)
+        self.board.publish(report=report, previewed={}, error=None, building=False, warm=False, status=status)
         threading.Thread(target=self.warm_up, args=(report,), daemon=True).start()
 
     def warm_up(self, report: dict) -> None:
@@ -319,8 +321,12 @@ class Server:
         labels = [page.label for page in self.board.pages]
         pages = [PageView(**asdict(page)) for page in self.board.pages]
         new_images = {}
+        previewed = dict(self.board.previewed)
         for fit in body.fits:
             status = fit_status(fit)
+            previewed[fit.article.entry.rel] = {"fit": status, "actual": [fit.first_folio, fit.last_folio],
+                                                "overset_lines": fit.overset_lines,
+                                                "underfill_lines": fit.underfill_lines, "preview": True}
             slots = {slot.folio: slot for slot in body.slots if slot.page is not None}
             for folio in range(fit.planned.first, fit.planned.last + 1):
                 if str(folio) not in labels:
@@ -337,7 +343,7 @@ class Server:
         done = time.monotonic()
         timing = (f"{done - started:.2f} s: layout {laid_out - started:.2f}, {len(drawn)} page(s) drawn "
                   f"{written - laid_out:.2f}, images {done - written:.2f}")
-        self.board.publish(error=None, status=f"preview in {timing}; the whole build follows")
+        self.board.publish(error=None, previewed=previewed, status=f"preview in {timing}; the whole build follows")
         return True
 
     # -- watching ----------------------------------------------------------------------------

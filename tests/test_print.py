@@ -93,10 +93,12 @@ def _broken_issue(tmp_path, bleed="3mm", stylesheet=None, small_photo=False):
     ("small photo", "image", "image at 67.7 ppi, under 150"),
     ("rgb colour", "colour", "RGB colour in a PDF/X file"),
     ("no bleed", "bleed", "bleed 1.0 mm, less than 3 mm"),
+    ("rich black text", "ink", "total ink 400 % somewhere on the page"),  # measured on the text itself
 ])
 def test_preflight_catches_broken_print_files(tmp_path, case, check, message):
-    found = _broken_issue(tmp_path, bleed="1mm" if case == "no bleed" else "3mm",
-                          stylesheet=".article-body p { color: #ff0000; }" if case == "rgb colour" else None,
+    stylesheets = {"rgb colour": ".article-body p { color: #ff0000; }",
+                   "rich black text": ".article-body p { color: device-cmyk(1 1 1 1); }"}
+    found = _broken_issue(tmp_path, bleed="1mm" if case == "no bleed" else "3mm", stylesheet=stylesheets.get(case),
                           small_photo=case == "small photo")
     errors = [f for f in found["findings"] if f["severity"] == "error"]
     assert errors and errors[0]["check"] == check and errors[0]["message"].startswith(message), found

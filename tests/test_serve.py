@@ -92,6 +92,11 @@ def test_the_flatplan_board_in_a_browser_follows_edits_and_errors(served):
         expect(page.locator("#large")).to_be_visible()
         page.wait_for_function("() => { const img = document.querySelector('#large img');"
                                " return img.complete && img.naturalWidth > 800; }")
+        label = edited.get_attribute("data-label")
+        page.keyboard.press("ArrowRight")  # the next page, without going back to the board
+        expect(page.locator("#large div")).to_contain_text(f"{int(label) + 1} · ")
+        page.keyboard.press("ArrowLeft")
+        expect(page.locator("#large div")).to_contain_text(f"{label} · ")
         page.keyboard.press("Escape")
         expect(page.locator("#large")).to_be_hidden()
 

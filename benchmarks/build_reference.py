@@ -25,6 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 EDITED = "07-xianji-shuiwuju-zhengzhi-jiguan.md"
 
 
+def writable_copy(source: Path, target: Path) -> Path:
+    """The issue copied without its build folder and made writable (../shared is read-only)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("build"))
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
 def run_once(issue: Path, out: Path) -> tuple[float, float, int]:
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "-q"],
@@ -46,10 +54,7 @@ def main() -> None:
     parser.add_argument("--issue", type=Path, default=REPO.parent / "shared" / "reference-issue")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
-        issue = Path(temp) / "issue"
-        shutil.copytree(args.issue, issue)
-        for path in issue.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        issue = writable_copy(args.issue, Path(temp) / "issue")
         _, _, code = run_once(issue, Path(temp) / "warm")  # font caches, CMYK images, bytecode
         if code not in (0, 3):
             sys.exit(f"build failed with exit code {code}")

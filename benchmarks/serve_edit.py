@@ -15,7 +15,6 @@ import argparse
 import http.client
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+# benchmarks/ is on the path when this runs as a script
+from build_reference import writable_copy
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "articles/07-xianji-shuiwuju-zhengzhi-jiguan.md"
@@ -77,10 +79,7 @@ def main() -> None:
     parser.add_argument("--issue", type=Path, default=REPO.parent / "shared" / "reference-issue")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
-        issue = Path(temp) / "issue"
-        shutil.copytree(args.issue, issue, ignore=shutil.ignore_patterns("build"))
-        for path in issue.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        issue = writable_copy(args.issue, Path(temp) / "issue")
         server = subprocess.Popen([sys.executable, "-m", "typeset", "serve", str(issue), "--port", "0",
                                    "-o", str(Path(temp) / "out")], cwd=REPO, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True)

@@ -18,7 +18,7 @@ from .copyfit import Setting
 from .covers import CoverFonts, build_covers, cover_text
 from .diagnostics import Diagnostics
 from .fonts import FontSet, load_fonts
-from .house import check_stylesheet_urls, find_house
+from .house import House, check_stylesheet_urls, find_house
 from .layout import lay_out
 from .layoutcache import LayoutCache
 from .manifest import Manifest, load_manifest
@@ -38,16 +38,8 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
     display_root = display_root if display_root is not None else str(issue_dir)
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
-    articles = read_articles(manifest, diagnostics, strict=strict)
     house = find_house(issue_dir, display_root)
-    check_stylesheet_urls(house, diagnostics)
-    font_dirs = house.dirs("fonts")
-    fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
-    diagnostics.raise_if_errors()
-    check_coverage(articles, fonts, diagnostics)
-    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
-    diagnostics.raise_if_errors()
-    articles, manifest = _print_colour(articles, manifest, profile)
+    manifest, articles, fonts, profile = _read_for_layout(manifest, house, diagnostics, strict)
 
     body = lay_out(manifest, articles, house, fonts, diagnostics, cache)
     for fit in body.fits:
@@ -70,6 +62,21 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
                                 file=manifest.display(manifest.root / "issue.yaml"),
                                 hint="plan an article on it, or let the articles before it run on")
     return manifest, fonts, body, profile
+
+
+def _read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False):
+    """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
+    loaded and covering every character, photos in print colour: (manifest, articles, fonts, profile)."""
+    articles = read_articles(manifest, diagnostics, strict=strict)
+    check_stylesheet_urls(house, diagnostics)
+    font_dirs = house.dirs("fonts")
+    fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
+    diagnostics.raise_if_errors()
+    check_coverage(articles, fonts, diagnostics)
+    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
+    diagnostics.raise_if_errors()
+    articles, manifest = _print_colour(articles, manifest, profile)
+    return manifest, articles, fonts, profile
 
 
 def _print_colour(articles, manifest, profile):
@@ -172,6 +179,7 @@ def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
 
 
 PROOF_PDF = "proof.pdf"
+PROOF_PNG_DPI = 80
 PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
 
 
@@ -194,13 +202,7 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
     diagnostics.raise_if_errors()
     sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
     chosen = replace(manifest, sections=[s for s in sections if s.articles], contents_pages=None)
-    articles = read_articles(chosen, diagnostics)
-    fonts = load_fonts(house.dirs("fonts"), {d: house.shown(d) for d in house.dirs("fonts")}, diagnostics)
-    diagnostics.raise_if_errors()
-    check_coverage(articles, fonts, diagnostics)
-    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
-    diagnostics.raise_if_errors()
-    articles, chosen = _print_colour(articles, chosen, profile)
+    chosen, articles, fonts, _ = _read_for_layout(chosen, house, diagnostics)
     if settings is not None:
         articles = [replace(a, fit=settings.get(a.entry.file.stem)) for a in articles]
     body = lay_out(chosen, articles, house, fonts, diagnostics, cache, fitting=settings is None)
@@ -241,8 +243,9 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     except OSError:
         pass  # the first proof into this folder
     if png:
-        images = page_images(proof)
-        files.update({f"proof-png/{name}": data for name, data in images.items()})
+        images = page_images(proof, PROOF_PNG_DPI)
+        width = len(str(len(images)))  # numbered as pdftoppm numbers them: proof-01.png … proof-10.png
+        files.update({f"proof-png/proof-{number:0{width}d}.png": data for number, data in enumerate(images, start=1)})
         outputs["proof_images"] = "proof-png/"
     report = {**report, "outputs": outputs, "proof": {"stamp": stamp, "articles": list(article_ids) or "all",
                                                      "spreads": spreads}}

@@ -276,7 +276,7 @@ def serve(issue_dir: Path, out_dir: Path | None, port: int) -> None:
         sys.exit(EXIT_INPUT)
     try:
         run_server(issue_dir, out_dir if out_dir is not None else issue_dir / "build", port,
-                   lambda url: click.echo(f"typeset serve: {url}  (Ctrl-C stops)", nl=True) or sys.stdout.flush())
+                   lambda url: click.echo(f"typeset serve: {url}  (Ctrl-C stops)"))  # click.echo flushes
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise

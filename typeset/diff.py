@@ -5,13 +5,13 @@ what moved."""
 from __future__ import annotations
 
 import io
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
 from PIL import Image, ImageChops, ImageFilter
+
+from .proof import page_images
 
 RESOLUTION = 60  # dpi: enough to see a changed line, quick to compare
 STAMP_BAND_MM = 10  # the foot of the page where proofs carry their time stamp and hash: not compared
@@ -30,19 +30,15 @@ def page_labels(path: Path) -> list[str]:
         return [str(page.label or index + 1) for index, page in enumerate(pdf.pages)]
 
 
-def _render(path: Path, folder: Path) -> list[Image.Image]:
-    subprocess.run(["pdftoppm", "-r", str(RESOLUTION), "-png", str(path), str(folder / "p")], check=True)
-    return [Image.open(p).convert("RGB") for p in sorted(folder.glob("p-*.png"))]
+def _render(path: Path) -> list[Image.Image]:
+    return [Image.open(io.BytesIO(png)).convert("RGB") for png in page_images(path.read_bytes(), RESOLUTION)]
 
 
 def compare(old: Path, new: Path) -> tuple[list[PageChange], dict[str, bytes]]:
     """The changes page by page (paired by page label) and the highlight images by file name."""
     old_labels, new_labels = page_labels(old), page_labels(new)
-    with tempfile.TemporaryDirectory() as temp:
-        (Path(temp) / "old").mkdir()
-        (Path(temp) / "new").mkdir()
-        old_pages = dict(zip(old_labels, _render(old, Path(temp) / "old")))
-        new_pages = dict(zip(new_labels, _render(new, Path(temp) / "new")))
+    old_pages = dict(zip(old_labels, _render(old)))
+    new_pages = dict(zip(new_labels, _render(new)))
     changes: list[PageChange] = []
     images: dict[str, bytes] = {}
     for label in new_labels:

@@ -78,14 +78,14 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
         _walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), number, report,
               seen_fonts, set())
     if report.pdfx:
-        _check_ink(pdf_path, data, report)
+        _check_ink(pdf, report)  # last: it takes the font programs out of `pdf`
     if binding == "saddle" and report.pages % 4:
         report.findings.append(Finding("warning", "pages", None,
                                        f"{report.pages} pages: saddle stitching needs a multiple of 4"))
     return report
 
 
-def _check_ink(pdf_path, data: bytes | None, report: PreflightReport) -> None:
+def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
     """Total area coverage: Ghostscript separates each page (within its BleedBox) into CMYK; the
     largest sum of the four inks over any pixel must stay under MAX_INK."""
     gs = shutil.which("gs")
@@ -94,7 +94,7 @@ def _check_ink(pdf_path, data: bytes | None, report: PreflightReport) -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "input.pdf"
-        _without_font_programs(data if data is not None else Path(pdf_path).read_bytes(), source)
+        _without_font_programs(pdf, source)
         result = subprocess.run([gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox", "-sDEVICE=tiff32nc",
                                  f"-r{INK_DPI}", f"-sOutputFile={folder}/page%04d.tif", str(source)],
                                 capture_output=True, text=True)
@@ -112,20 +112,19 @@ def _check_ink(pdf_path, data: bytes | None, report: PreflightReport) -> None:
                                                f"total ink {peak} % somewhere on the page (over {MAX_INK} %)"))
 
 
-def _without_font_programs(data: bytes, target: Path) -> None:
-    """The PDF with its embedded font programs taken out, for the ink check only.
+def _without_font_programs(pdf: pikepdf.Pdf, target: Path) -> None:
+    """`pdf` saved to `target` with its embedded font programs taken out, for the ink check only.
 
     Ghostscript 10 spends seconds reading each of WeasyPrint's CJK subsets (they keep every
     glyph id of the font); without them it draws the text in a substitute font — other shapes,
     the same inks — so the total ink per pixel is the same (checked page by page on the
     reference issue) and the check takes about 1 s instead of 7 s."""
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        for obj in pdf.objects:
-            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor":
-                for key in ("/FontFile", "/FontFile2", "/FontFile3"):
-                    if key in obj:
-                        del obj[key]
-        pdf.save(target)
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor":
+            for key in ("/FontFile", "/FontFile2", "/FontFile3"):
+                if key in obj:
+                    del obj[key]
+    pdf.save(target)
 
 
 def _check_boxes(page, number: int, report: PreflightReport) -> None:

@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from .diagnostics import Diagnostics, InputError
 from .layoutcache import LayoutCache
 from .manifest import Manifest, load_manifest
 from .output import fit_status
+from .proof import Trim, page_images
 
 THUMB_DPI = 36  # a 260 mm page is about 370 px tall: enough to see the columns and photos
 LARGE_DPI = 110
@@ -109,31 +109,6 @@ class Board:
                     self.thumbs[index] = png
                     self.sources[index] = images[index][1:]
             self.pages = pages
-
-
-Trim = tuple[float, float, float, float]  # left, top, width, height of the trimmed page, in CSS px
-
-
-def page_images(pdf: bytes, dpi: int, pages: list[int], trim: Trim | None = None) -> list[bytes]:
-    """PNG images of some pages (1-based numbers, ascending) by pdftoppm, a run per core on a share
-    of the pages; `trim` cuts pages with bleed to their trim size."""
-    with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "in.pdf"
-        source.write_bytes(pdf)
-        crop = []
-        if trim is not None:
-            left, top, width, height = (round(v * dpi / 96) for v in trim)
-            crop = ["-x", str(left), "-y", str(top), "-W", str(width), "-H", str(height)]
-        share = -(-len(pages) // (os.cpu_count() or 1))
-        runs = [subprocess.Popen(["pdftoppm", "-r", str(dpi), "-png", *crop, "-f", str(chunk[0]), "-l", str(chunk[-1]),
-                                  str(source), f"{folder}/run{i}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                for i, chunk in enumerate(pages[j:j + share] for j in range(0, len(pages), share))]
-        for run in runs:
-            _, error = run.communicate()
-            if run.returncode:
-                raise subprocess.CalledProcessError(run.returncode, run.args, stderr=error)
-        by_number = {int(path.stem.rsplit("-", 1)[1]): path for path in Path(folder).glob("run*-*.png")}
-        return [by_number[number].read_bytes() for number in pages]
 
 
 def page_status(fit: str, folio: int, last_text_folio: int, blank: bool) -> str:
@@ -217,7 +192,7 @@ class Server:
         try:
             report = json.loads((self.out_dir / "report.json").read_text(encoding="utf-8"))
             pdf = (self.out_dir / report["outputs"].get("issue", ISSUE_PDF)).read_bytes()
-            images = page_images(pdf, THUMB_DPI, list(range(1, len(report["page_labels"]) + 1)))
+            images = page_images(pdf, THUMB_DPI)
         except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
             self.board.publish(building=False, error=f"cannot read the build's outputs: {exc}")
             return
@@ -318,7 +293,8 @@ class Server:
             trim = (first.bleed["left"], first.bleed["top"], first.width, first.height)
             images = page_images(pdf, THUMB_DPI, list(range(1, len(drawn) + 1)), trim)
         image_of = {page: (png, pdf, number, trim) for number, (page, png) in enumerate(zip(drawn, images), start=1)}
-        labels = [page.label for page in self.board.pages]
+        index_of = {page.label: index for index, page in enumerate(self.board.pages)}
+        slots = {slot.folio: slot for slot in body.slots if slot.page is not None}
         pages = [PageView(**asdict(page)) for page in self.board.pages]
         new_images = {}
         previewed = dict(self.board.previewed)
@@ -327,11 +303,10 @@ class Server:
             previewed[fit.article.entry.rel] = {"fit": status, "actual": [fit.first_folio, fit.last_folio],
                                                 "overset_lines": fit.overset_lines,
                                                 "underfill_lines": fit.underfill_lines, "preview": True}
-            slots = {slot.folio: slot for slot in body.slots if slot.page is not None}
             for folio in range(fit.planned.first, fit.planned.last + 1):
-                if str(folio) not in labels:
+                if str(folio) not in index_of:
                     continue
-                index = labels.index(str(folio))
+                index = index_of[str(folio)]
                 slot = slots.get(folio)
                 pages[index] = PageView(str(folio), page_status(status, folio, fit.last_folio, slot is None),
                                         fit.article.entry.rel, fit.article.title, pages[index].rev, preview=True)

@@ -1,14 +1,13 @@
 """Articles: front matter, Markdown with CJK-aware emphasis, figures, and their errors."""
 
 import pytest
+from conftest import MINIMAL_MANIFEST, REFERENCE, article, write_issue
 from PIL import Image
 
-from typeset.articles import read_articles
 from typeset.diagnostics import Diagnostics, InputError
-from typeset.manifest import load_manifest
-from typeset.markdown import make_parser
-
-from conftest import MINIMAL_MANIFEST, REFERENCE, article, write_issue
+from typeset.inputs.articles import read_articles
+from typeset.inputs.manifest import load_manifest
+from typeset.inputs.markdown import make_parser
 
 
 def read(root, strict=False):

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from conftest import (
+    DEMO,
+    MINIMAL_MANIFEST,
+    REPO,
+    article,
+    pdf_text_by_page,
+    run_cli,
+    write_issue,
+)
 from PIL import Image
-
-from conftest import DEMO, MINIMAL_MANIFEST, REPO, article, pdf_text_by_page, run_cli, write_issue
 
 
 def _image(path: Path) -> None:

@@ -3,8 +3,15 @@
 import json
 
 import pikepdf
-
-from conftest import DEMO, MINIMAL_MANIFEST, article, pdf_text_by_page, pdffonts, run_cli, write_issue
+from conftest import (
+    DEMO,
+    MINIMAL_MANIFEST,
+    article,
+    pdf_text_by_page,
+    pdffonts,
+    run_cli,
+    write_issue,
+)
 
 
 def test_demo_builds_clean(demo_build):

@@ -3,12 +3,23 @@
 import json
 import re
 
+from conftest import (
+    MINIMAL_MANIFEST,
+    PARAGRAPH,
+    article,
+    pdf_text_by_page,
+    run_cli,
+    write_issue,
+)
 
-from typeset.audit import page_lines
-from typeset.continuation import split_article, split_block, top_level_blocks, visible_length
-from typeset.copyfit import Setting, narrow, parse_range, tightening
-
-from conftest import MINIMAL_MANIFEST, PARAGRAPH, article, pdf_text_by_page, run_cli, write_issue
+from typeset.body.continuation import (
+    split_article,
+    split_block,
+    top_level_blocks,
+    visible_length,
+)
+from typeset.inputs.copyfit import Setting, narrow, parse_range, tightening
+from typeset.pdf.audit import page_lines
 
 HOUSE = {"leading": (-0.15, 0.10), "tracking": (-0.03, 0.03), "size": (-0.5, 0.5), "photo_scale": (0.6, 1.0)}
 
@@ -27,7 +38,7 @@ def test_split_block_keeps_markup_and_text():
 
 
 def test_split_article_cuts_after_the_placed_lines_but_one():
-    from typeset.articles import Article
+    from typeset.inputs.articles import Article
 
     body = "\n".join(f'<p data-line="{n}">{"字" * 30}</p>' for n in (5, 7, 9)) + "\n"
     source = Article(entry=None, slug="a", display="a.md", title="标题", body_html=body, source="新华社")

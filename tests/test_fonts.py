@@ -3,16 +3,15 @@
 import shutil
 from pathlib import Path
 
+from conftest import MINIMAL_MANIFEST, article, write_issue
 from fontTools.ttLib import TTFont
 
-from typeset.articles import read_articles
 from typeset.build import check_coverage
 from typeset.diagnostics import Diagnostics
-from typeset.fonts import load_fonts
-from typeset.house import find_house
-from typeset.manifest import load_manifest
-
-from conftest import MINIMAL_MANIFEST, article, write_issue
+from typeset.inputs.articles import read_articles
+from typeset.inputs.fonts import load_fonts
+from typeset.inputs.house import find_house
+from typeset.inputs.manifest import load_manifest
 
 
 def fonts_for(issue: Path):

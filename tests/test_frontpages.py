@@ -6,14 +6,20 @@ import subprocess
 
 import pikepdf
 import pytest
+from conftest import (
+    MINIMAL_MANIFEST,
+    REFERENCE,
+    article,
+    pdf_text_by_page,
+    run_cli,
+    write_issue,
+)
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from typeset.cjk import NO_LINE_END, NO_LINE_START
 from typeset.diagnostics import Diagnostics, InputError
-from typeset.manifest import load_manifest
-from typeset.rltext import break_lines
-
-from conftest import MINIMAL_MANIFEST, REFERENCE, article, pdf_text_by_page, run_cli, write_issue
+from typeset.frontpages.text import break_lines
+from typeset.inputs.cjk import NO_LINE_END, NO_LINE_START
+from typeset.inputs.manifest import load_manifest
 
 
 def test_contents_numbers_are_the_actual_start_pages(reference_build):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from conftest import REFERENCE, run_cli, write_issue
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
@@ -14,8 +15,6 @@ from docx.opc.part import Part
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from PIL import Image
-
-from conftest import REFERENCE, run_cli, write_issue
 
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 

@@ -3,15 +3,16 @@
 from collections import Counter
 
 import pytest
-
-from typeset.articles import read_articles
-from typeset.diagnostics import Diagnostics
-from typeset.fonts import load_fonts
-from typeset.house import find_house
-from typeset.layout import _content_lines, _line_text, lay_out
-from typeset.manifest import load_manifest
-
 from conftest import PARAGRAPH, article, write_issue
+
+from typeset.body.measure import content_lines as _content_lines
+from typeset.body.measure import line_text as _line_text
+from typeset.body.planning import lay_out
+from typeset.diagnostics import Diagnostics
+from typeset.inputs.articles import read_articles
+from typeset.inputs.fonts import load_fonts
+from typeset.inputs.house import find_house
+from typeset.inputs.manifest import load_manifest
 
 
 def layout_of(root):

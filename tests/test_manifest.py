@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import pytest
+from conftest import MINIMAL_MANIFEST, REFERENCE, article, write_issue
 
 from typeset.diagnostics import Diagnostics, InputError
-from typeset.manifest import PageRange, load_manifest
-
-from conftest import MINIMAL_MANIFEST, REFERENCE, article, write_issue
+from typeset.inputs.manifest import PageRange, load_manifest
 
 
 def load(root: Path, strict: bool = False):

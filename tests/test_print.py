@@ -7,9 +7,8 @@ import zipfile
 
 import pikepdf
 import pytest
-from PIL import Image
-
 from conftest import MINIMAL_MANIFEST, article, run_cli, write_issue
+from PIL import Image
 
 MM = 72 / 25.4
 

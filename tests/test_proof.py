@@ -4,7 +4,6 @@ import json
 import re
 
 import pikepdf
-
 from conftest import DEMO, REFERENCE, pdf_text_by_page, run_cli
 
 

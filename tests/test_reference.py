@@ -4,7 +4,6 @@ import json
 
 import pikepdf
 import yaml
-
 from conftest import REFERENCE, column_text, pdf_text_by_page, pdffonts
 
 

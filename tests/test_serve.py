@@ -9,9 +9,9 @@ import sys
 import urllib.request
 
 import pytest
-
 from conftest import DEMO, REPO
-from typeset.serve import board_pages
+
+from typeset.serve.board import board_pages
 
 CHROMIUM = shutil.which("chromium")
 EDITED = "articles/03-biaodian-jinze.md"
@@ -143,23 +143,23 @@ def test_the_flatplan_board_in_a_browser_follows_edits_and_errors(served):
 
 
 def test_an_edit_redraws_only_the_pages_whose_layout_it_changed(tmp_path, demo_build):
-    from typeset.serve import Server
+    from typeset.serve.preview import Previewer
 
     _, out = demo_build
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     issue = tmp_path / "demo"
     shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
-    server = Server(issue, tmp_path / "out")
+    server = Previewer(issue)
     article = next(a for a in report["articles"] if a["file"] == "articles/02-yiben-zazhi.md")
     assert article["actual"] == [3, 4]
-    _, first = server._lay_out([article], report)
+    _, first = server.lay_out([article], report)
     assert first == {article["file"]: [0, 1]}  # nothing to compare with: both pages drawn
-    _, again = server._lay_out([article], report)
+    _, again = server.lay_out([article], report)
     assert again == {article["file"]: []}
     path = issue / article["file"]
     text = path.read_text(encoding="utf-8")
     last_paragraph = text.rstrip().split("\n\n")[-1]
     path.write_text(text.replace(last_paragraph, last_paragraph + "（编者按：本段为校对时所加。）"), encoding="utf-8")
-    body, edited = server._lay_out([article], report)
+    body, edited = server.lay_out([article], report)
     assert edited == {article["file"]: [1]}  # the edit on page 4 leaves page 3 as it was
     assert len(body.document.pages) == 2

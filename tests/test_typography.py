@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 import weasyprint
+from conftest import DEMO, REFERENCE
 from weasyprint.formatting_structure import boxes
 
-from typeset import justify
-from typeset.audit import FAULTS, audit_issue
-from typeset.cjk import refine
+from typeset.body import justify
+from typeset.body.justify import expansion_gaps
+from typeset.body.measure import content_lines as _content_lines
+from typeset.body.measure import line_text as _line_text
 from typeset.diagnostics import Diagnostics
-from typeset.fonts import load_fonts
-from typeset.house import find_house
-from typeset.justify import expansion_gaps
-from typeset.layout import _content_lines, _line_text
-
-from conftest import DEMO, REFERENCE
+from typeset.inputs.cjk import refine
+from typeset.inputs.fonts import load_fonts
+from typeset.inputs.house import find_house
+from typeset.pdf.audit import FAULTS, audit_issue
 
 END = '<span class="end-mark">□</span>'
 

@@ -1,47 +1,180 @@
-"""The build, stage by stage: manifest → articles → fonts → HTML + layout → PDF → check → write.
+"""The build, stage by stage: up to date? → manifest → articles → fonts → HTML + layout →
+covers and contents → assemble → print files → check → write.
 
-Nothing is written until every stage has succeeded; an input error leaves the output
-folder as it was.
+Nothing is written until every stage has succeeded; an input error leaves the output folder
+as it was. The command line (cli.py) only turns options into a `Request` and prints the outcome.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import replace
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .articles import read_articles
-from .assemble import assemble_issue
-from .color import cmyk_image, find_profile
-from .contents import build_contents, contents_text
-from .copyfit import Setting
-from .covers import CoverFonts, build_covers, cover_text
+from .body.layoutcache import LayoutCache
+from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics
-from .fonts import FontSet, load_fonts
-from .house import House, check_stylesheet_urls, find_house
-from .layout import lay_out
-from .layoutcache import LayoutCache
-from .manifest import Manifest, load_manifest
-from .output import BuildResult, fit_status, make_report
-from .preflight import preflight
-from .printfiles import cover_spreads, print_file
-from .proof import build_time, input_hash, page_images, proof_pdf
-from .rlfonts import register
+from .frontpages.contents import build_contents, contents_text
+from .frontpages.covers import build_covers, cover_text
+from .frontpages.fonts import reportlab_fonts
+from .inputs.articles import read_articles
+from .inputs.copyfit import Setting
+from .inputs.fonts import FontSet, load_fonts
+from .inputs.house import House, check_stylesheet_urls, find_house
+from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
+from .inputs.photos import cmyk_image, find_profile
+from .pdf.assemble import assemble_issue
+from .pdf.package import PACKAGE, package_zip
+from .pdf.pages import page_images
+from .pdf.preflight import preflight
+from .pdf.printfiles import PrintCondition, cover_spreads, print_file
+from .pdf.proof import build_time, proof_pdf
+from .report import BuildReport, BuildResult, fit_status
+from .store import Inputs, digest, package_folder, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
 COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
+REPORT_JSON = "report.json"
+PROOF_PDF = "proof.pdf"
+PROOF_PNG_DPI = 80
+PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
+
+
+@dataclass(frozen=True)
+class ProofOptions:
+    article_ids: tuple[str, ...] = ()  # file stems; none: the whole issue
+    png: bool = False
+    spreads: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """One run of build, package or proof, as the command line asked for it."""
+
+    issue_dir: Path
+    out_dir: Path | None = None  # default: ISSUE_DIR/build
+    strict: bool = False
+    force: bool = False  # build even when the last build's outputs stand
+    package: bool = False
+    proof: ProofOptions | None = None
+
+    @property
+    def target(self) -> Path:
+        return self.out_dir if self.out_dir is not None else self.issue_dir / "build"
+
+    @property
+    def display_root(self) -> str:
+        return str(self.issue_dir)
+
+
+@dataclass
+class Outcome:
+    report: BuildReport
+    out_dir: Path
+    up_to_date: bool = False  # nothing changed: the last build's outputs stand
+
+
+class OutputError(Exception):
+    """The outputs could not be written; `diagnostics` says where and why."""
+
+    def __init__(self, diagnostics: Diagnostics):
+        super().__init__("\n".join(d.format() for d in diagnostics.errors))
+        self.diagnostics = diagnostics
+
+
+def run(request: Request, diagnostics: Diagnostics) -> Outcome:
+    """Build (package, or proof) and write the outputs; raises InputError, or OutputError."""
+    inputs = None
+    if request.proof is None and request.issue_dir.is_dir():
+        inputs = inputs_digest(request)
+        last = None if request.force else _last_report(request.target, inputs)
+        if last is not None:
+            return Outcome(last, request.target, up_to_date=True)
+    if request.proof is not None:
+        result = proof_issue(request.issue_dir, request.out_dir, diagnostics, request.proof, request.display_root)
+    else:
+        result = build_issue(request.issue_dir, request.out_dir, diagnostics, request.strict, request.display_root)
+    if request.package:
+        result.files[PACKAGE] = package_zip(result)
+        result.report.outputs["package"] = PACKAGE
+    result.report.inputs = inputs
+    write_outputs(result, diagnostics)
+    return Outcome(result.report, result.out_dir)
+
+
+def inputs_digest(request: Request) -> str:
+    """Everything a build reads: the issue folder, the house style and fonts it may use, typeset's
+    own code, and the options; a build whose digest matches the last one's is up to date."""
+    issue = request.issue_dir.resolve()
+    out = request.target.resolve()
+    house = find_house(request.issue_dir, request.display_root)
+    kind = "package" if request.package else "build"
+
+    def skip(path: Path) -> bool:
+        return out in path.parents or (path.is_relative_to(issue) and path.relative_to(issue).parts[:1] == ("build",))
+
+    return digest(Inputs(values=(kind, str(request.strict), os.environ.get("SOURCE_DATE_EPOCH", "")),
+                         folders=(issue, *(root / k for root in house.roots for k in ("layout", "styles", "fonts")),
+                                  package_folder()), skip=skip))
+
+
+def _last_report(out_dir: Path, inputs: str) -> BuildReport | None:
+    """The last report when the outputs in `out_dir` were built from exactly these inputs."""
+    try:
+        data = json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8"))
+        report = BuildReport.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if report.inputs != inputs or not all((out_dir / p).exists() for p in report.outputs.values()):
+        return None
+    return report
+
+
+def write_outputs(result: BuildResult, diagnostics: Diagnostics) -> None:
+    """Every output, the report last, so a report always describes files that exist; then the
+    cache entries this build no longer uses are removed."""
+    try:
+        for rel, data in result.files.items():
+            write_atomic(result.out_dir / rel, data)
+        write_atomic(result.out_dir / REPORT_JSON, result.report.encode())
+    except OSError as exc:
+        diagnostics.error(f"cannot write to {result.out_dir}: {exc.strerror or exc}",
+                          hint="choose another output folder with -o")
+        raise OutputError(diagnostics) from None
+    for path in result.stale:
+        path.unlink(missing_ok=True)
+
+
+# -- the stages ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LaidOut:
+    """Stages 1–4: the issue read and its body laid out on the page plan."""
+
+    manifest: Manifest
+    fonts: FontSet
+    body: BodyLayout
+    profile: Path
 
 
 def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
-                  display_root: str | None = None, cache: LayoutCache | None = None):
+                  display_root: str | None = None, cache: LayoutCache | None = None) -> LaidOut:
     """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
     display_root = display_root if display_root is not None else str(issue_dir)
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
     house = find_house(issue_dir, display_root)
-    manifest, articles, fonts, profile = _read_for_layout(manifest, house, diagnostics, strict)
+    read = read_for_layout(manifest, house, diagnostics, strict)
+    body = lay_out(read.manifest, read.articles, house, read.fonts, diagnostics, cache)
+    _report_fit(read.manifest, body, diagnostics)
+    return LaidOut(read.manifest, read.fonts, body, read.profile)
 
-    body = lay_out(manifest, articles, house, fonts, diagnostics, cache)
+
+def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) -> None:
+    """A warning for each article off its plan, and for each page no article is planned on."""
     for fit in body.fits:
         status = fit_status(fit)
         where = {"file": manifest.display(fit.article.entry.file)}
@@ -59,14 +192,21 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     for folio, purpose in body.blank_pages:
         if purpose == "unplanned":
             diagnostics.warning(f"page {folio} is not planned for any article and stays blank",
-                                file=manifest.display(manifest.root / "issue.yaml"),
+                                file=manifest.display(manifest.root / MANIFEST_NAME),
                                 hint="plan an article on it, or let the articles before it run on")
-    return manifest, fonts, body, profile
 
 
-def _read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False):
+@dataclass
+class ReadForLayout:
+    manifest: Manifest  # its cover photos in print colour
+    articles: list  # inputs.articles.Article, their photos in print colour
+    fonts: FontSet
+    profile: Path
+
+
+def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False) -> ReadForLayout:
     """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
-    loaded and covering every character, photos in print colour: (manifest, articles, fonts, profile)."""
+    loaded and covering every character, photos in print colour."""
     articles = read_articles(manifest, diagnostics, strict=strict)
     check_stylesheet_urls(house, diagnostics)
     font_dirs = house.dirs("fonts")
@@ -76,10 +216,10 @@ def _read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics,
     profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
     diagnostics.raise_if_errors()
     articles, manifest = _print_colour(articles, manifest, profile)
-    return manifest, articles, fonts, profile
+    return ReadForLayout(manifest, articles, fonts, profile)
 
 
-def _print_colour(articles, manifest, profile):
+def _print_colour(articles, manifest: Manifest, profile: Path):
     """Photos converted to CMYK for the output profile (cached); the articles and manifest use them."""
     converted = []
     for article in articles:
@@ -88,70 +228,11 @@ def _print_colour(articles, manifest, profile):
             html = html.replace(figure.path.as_uri(), cmyk_image(figure.path, profile).as_uri())
         converted.append(replace(article, body_html=html))
     changes = {}
-    if manifest.cover and manifest.cover.image:
-        changes["cover"] = replace(manifest.cover, image=cmyk_image(manifest.cover.image, profile))
-    if manifest.inside_front_cover and manifest.inside_front_cover.image:
-        changes["inside_front_cover"] = replace(manifest.inside_front_cover,
-                                                image=cmyk_image(manifest.inside_front_cover.image, profile))
-    for key in ("inside_back_cover", "back_cover"):
-        if getattr(manifest, key):
-            changes[key] = cmyk_image(getattr(manifest, key), profile)
+    for key in ("cover", "inside_front_cover", "inside_back_cover", "back_cover"):
+        part = getattr(manifest, key)
+        if part is not None and part.image is not None:
+            changes[key] = replace(part, image=cmyk_image(part.image, profile))
     return converted, replace(manifest, **changes)
-
-
-def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
-              display_root: str | None = None) -> tuple[dict, bool]:
-    """The fit report of the issue without building the PDF: (report, page plan violated).
-
-    It reads the layout cache of the default output folder and writes nothing."""
-    cache = LayoutCache(issue_dir / "build")
-    manifest, _, body, _ = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
-    report = make_report(manifest, body, {}, diagnostics, [str(f) for f in body.folios])
-    return report, any(a["fit"] in ("overset", "moved") for a in report["articles"])
-
-
-def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
-                display_root: str | None = None) -> BuildResult:
-    """Build the issue in memory; the caller writes `result.files` and the report."""
-    out_dir = out_dir if out_dir is not None else issue_dir / "build"
-    cache = LayoutCache(out_dir)
-    manifest, fonts, body, profile = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
-    fonts_rl = _reportlab_fonts(fonts, cover_text(manifest) + contents_text(manifest, body.fits))
-    covers_pdf = build_covers(manifest, fonts_rl, diagnostics)
-    contents_pdf = build_contents(manifest, body.fits, fonts_rl, diagnostics) if manifest.contents_pages else None
-    assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
-    pdf = assembled.pdf
-    if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
-        diagnostics.warning(f"{len(assembled.labels)} pages: a saddle-stitched issue needs a multiple of 4",
-                            file=manifest.display(manifest.root / "issue.yaml"), key="sections",
-                            hint="plan pages so that covers + body come to a multiple of 4, "
-                                 "or set page.binding: perfect")
-    title = f"{manifest.magazine.name} {manifest.issue.label}"
-    labels = assembled.labels
-    files = {
-        ISSUE_PDF: pdf,
-        INTERIOR_PDF: print_file(pdf, [i for i, label in enumerate(labels) if label.isdigit()], f"{title} 内文",
-                                 profile),
-    }
-    cover_pages = [i for i, label in enumerate(labels) if not label.isdigit()]
-    if manifest.page.binding == "perfect":
-        spine = math.ceil(len(body.folios) / 2) * manifest.page.caliper_mm
-        files[COVER_PDF] = cover_spreads(pdf, cover_pages, spine, manifest.page.bleed_mm, f"{title} 封面", profile)
-    else:
-        files[COVER_PDF] = print_file(pdf, cover_pages, f"{title} 封面", profile)
-    outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
-    checks = {}
-    for kind in ("interior", "cover"):
-        checked = preflight(outputs[kind], data=files[outputs[kind]])
-        checks[kind] = checked.as_json()
-        for finding in checked.findings:
-            where = f" page {finding.page}" if finding.page else ""
-            diagnostics.warning(f"preflight {outputs[kind]}{where} ({finding.check}, {finding.severity}): "
-                                f"{finding.message}", hint="run `typeset preflight` on the file for the full table")
-    report = make_report(manifest, body, outputs, diagnostics, labels)
-    report["preflight"] = checks
-    violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
-    return BuildResult(out_dir, outputs, report, violated, files={**files, **cache.files()}, stale=cache.stale())
 
 
 def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
@@ -167,26 +248,72 @@ def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
                     hint="replace the character, or add a font that has it as a fallback in fonts/fonts.yaml")
 
 
-def _reportlab_fonts(fonts: FontSet, text: str) -> CoverFonts:
-    """The house roles registered with ReportLab, subset to every character the pages print."""
-    return CoverFonts(
-        title=register(fonts, "title", 900, text),
-        hei_bold=register(fonts, "hei", 700, text),
-        hei=register(fonts, "hei", 400, text),
-        song=register(fonts, "song", 400, text),
-        kai=register(fonts, "kai", 400, text),
-    )
+def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
+              display_root: str | None = None) -> BuildReport:
+    """The fit report of the issue without building the PDF. It reads the layout cache of the
+    default output folder and writes nothing."""
+    laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, LayoutCache(issue_dir / "build"))
+    return BuildReport.of(laid_out.manifest, laid_out.body, {}, diagnostics, [str(f) for f in laid_out.body.folios])
 
 
-PROOF_PDF = "proof.pdf"
-PROOF_PNG_DPI = 80
-PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
+def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, strict: bool = False,
+                display_root: str | None = None) -> BuildResult:
+    """Build the issue in memory; `write_outputs` writes it."""
+    out_dir = out_dir if out_dir is not None else issue_dir / "build"
+    cache = LayoutCache(out_dir)
+    laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
+    manifest, body = laid_out.manifest, laid_out.body
+    fonts = reportlab_fonts(laid_out.fonts, cover_text(manifest) + contents_text(manifest, body.fits))
+    covers_pdf = build_covers(manifest, fonts, diagnostics)
+    contents_pdf = build_contents(manifest, body.fits, fonts, diagnostics) if manifest.contents_pages else None
+    assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
+    if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
+        diagnostics.warning(f"{len(assembled.labels)} pages: a saddle-stitched issue needs a multiple of 4",
+                            file=manifest.display(manifest.root / MANIFEST_NAME), key="sections",
+                            hint="plan pages so that covers + body come to a multiple of 4, "
+                                 "or set page.binding: perfect")
+    files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
+    outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
+    checks = _preflight(files, outputs, diagnostics)
+    report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
+    report.preflight = checks
+    return BuildResult(out_dir, report, files={**files, **cache.files()}, stale=cache.stale())
+
+
+def _print_files(manifest: Manifest, pdf: bytes, labels: list[str], body_pages: int, profile: Path) -> dict:
+    """The reading-order issue, and the interior and the cover for the printer."""
+    title = f"{manifest.magazine.name} {manifest.issue.label}"
+    condition = PrintCondition(profile, manifest.page.pdfx)
+    interior = [i for i, label in enumerate(labels) if label.isdigit()]
+    cover_pages = [i for i, label in enumerate(labels) if not label.isdigit()]
+    if manifest.page.binding == "perfect":
+        spine = math.ceil(body_pages / 2) * manifest.page.caliper_mm
+        cover = cover_spreads(pdf, cover_pages, spine, manifest.page.bleed_mm, f"{title} 封面", condition)
+    else:
+        cover = print_file(pdf, cover_pages, f"{title} 封面", condition)
+    return {ISSUE_PDF: pdf, INTERIOR_PDF: print_file(pdf, interior, f"{title} 内文", condition), COVER_PDF: cover}
+
+
+def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Diagnostics) -> dict:
+    """The print files checked; every finding is a warning of the build."""
+    checks = {}
+    for kind in ("interior", "cover"):
+        checked = preflight(outputs[kind], data=files[outputs[kind]])
+        checks[kind] = checked.as_json()
+        for finding in checked.findings:
+            where = f" page {finding.page}" if finding.page else ""
+            diagnostics.warning(f"preflight {outputs[kind]}{where} ({finding.key}, {finding.severity}): "
+                                f"{finding.message}", hint="run `typeset preflight` on the file for the full table")
+    return checks
+
+
+# -- proofs ----------------------------------------------------------------------------------------
 
 
 def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
                      cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None,
-                     manifest: Manifest | None = None):
-    """Some articles laid out alone, each from its planned folio: (manifest of just them, fonts, body).
+                     manifest: Manifest | None = None) -> LaidOut:
+    """Some articles laid out alone, each from its planned folio, with a manifest of just them.
 
     With `settings` (file stem → copyfitting of the last build) each article is set exactly so
     and nothing is fitted anew: the quick preview of an edit, the whole build to follow.
@@ -197,57 +324,86 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
     known = [a.file.stem for a in manifest.articles]
     for wanted in article_ids:
         if wanted not in known:
-            diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / "issue.yaml"),
+            diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / MANIFEST_NAME),
                               hint=f"articles are named by their file's stem, e.g. {known[0] if known else '01-name'}")
     diagnostics.raise_if_errors()
     sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
-    chosen = replace(manifest, sections=[s for s in sections if s.articles], contents_pages=None)
-    chosen, articles, fonts, _ = _read_for_layout(chosen, house, diagnostics)
+    chosen = replace(manifest, sections=[s for s in sections if s.articles], contents=None)
+    read = read_for_layout(chosen, house, diagnostics)
+    articles = read.articles
     if settings is not None:
         articles = [replace(a, fit=settings.get(a.entry.file.stem)) for a in articles]
-    body = lay_out(chosen, articles, house, fonts, diagnostics, cache, fitting=settings is None)
-    return chosen, fonts, body
+    body = lay_out(read.manifest, articles, house, read.fonts, diagnostics, cache, fitting=settings is None)
+    return LaidOut(read.manifest, read.fonts, body, read.profile)
 
 
-def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, article_ids: tuple[str, ...] = (),
-                spreads: bool = False, png: bool = False, display_root: str | None = None) -> BuildResult:
+@dataclass
+class _Proofed:
+    """What a proof is made of: the pages, the note in each page's margin, and the build behind it."""
+
+    pdf: bytes
+    notes: list[str]
+    manifest: Manifest
+    fonts: FontSet
+    report: BuildReport
+    files: dict[str, bytes] = field(default_factory=dict)  # cache entries to write with the proof
+    stale: list[Path] = field(default_factory=list)
+
+
+def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics, options: ProofOptions,
+                display_root: str | None = None) -> BuildResult:
     """A proof (校样) of the whole issue, or of some articles each on its planned folios."""
     display_root = display_root if display_root is not None else str(issue_dir)
     out_dir = out_dir if out_dir is not None else issue_dir / "build"
-    house = find_house(issue_dir, display_root)
-    if not article_ids:
-        result = build_issue(issue_dir, out_dir, diagnostics, display_root=display_root)
-        pdf = result.files[ISSUE_PDF]
-        owner = {str(folio): a["file"].split("/")[-1][:-3] for a in result.report["articles"]
-                 for folio in range(a["actual"][0], a["actual"][1] + 1)}
-        notes = [owner.get(label, label) for label in result.report["page_labels"]]
-        manifest = load_manifest(issue_dir, Diagnostics(), display_root=display_root)
-        fonts = load_fonts(house.dirs("fonts"), {}, Diagnostics())
-        report = result.report
-        cached = {path: data for path, data in result.files.items() if path not in result.outputs.values()}
-        stale = result.stale
+    if options.article_ids:
+        proofed = _proof_articles(issue_dir, out_dir, diagnostics, options.article_ids, display_root)
     else:
-        cache = LayoutCache(out_dir)
-        manifest, fonts, body = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache)
-        cached, stale = cache.files(), []  # the other articles' entries stay for the next build
-        pdf = body.document.write_pdf()
-        notes = [fit.article.slug for fit in body.fits for _ in range(fit.pages_kept)]
-        report = make_report(manifest, body, {}, diagnostics, [str(s.folio) for s in body.slots if s.kind == "article"])
-    stamp = f"{build_time()} · {input_hash(manifest, house)}"
-    proof = proof_pdf(pdf, notes, fonts, stamp, spreads)
-    files = {PROOF_PDF: proof, **cached}
+        proofed = _proof_whole_issue(issue_dir, out_dir, diagnostics, display_root)
+    house = find_house(issue_dir, display_root)
+    stamp = f"{build_time()} · {proof_inputs_digest(proofed.manifest, house)}"
+    proof = proof_pdf(proofed.pdf, proofed.notes, proofed.fonts, stamp, options.spreads)
+    files = {PROOF_PDF: proof, **proofed.files}
     outputs = {"proof": PROOF_PDF}
     try:
         files[PREVIOUS_PROOF_PDF] = (out_dir / PROOF_PDF).read_bytes()
         outputs["proof_previous"] = PREVIOUS_PROOF_PDF
     except OSError:
         pass  # the first proof into this folder
-    if png:
+    if options.png:
         images = page_images(proof, PROOF_PNG_DPI)
         width = len(str(len(images)))  # numbered as pdftoppm numbers them: proof-01.png … proof-10.png
         files.update({f"proof-png/proof-{number:0{width}d}.png": data for number, data in enumerate(images, start=1)})
         outputs["proof_images"] = "proof-png/"
-    report = {**report, "outputs": outputs, "proof": {"stamp": stamp, "articles": list(article_ids) or "all",
-                                                     "spreads": spreads}}
-    violated = any(a["fit"] in ("overset", "moved") for a in report["articles"])
-    return BuildResult(out_dir, outputs, report, violated, files=files, stale=stale)
+    report = replace(proofed.report, outputs=outputs,
+                     proof={"stamp": stamp, "articles": list(options.article_ids) or "all", "spreads": options.spreads})
+    return BuildResult(out_dir, report, files=files, stale=proofed.stale)
+
+
+def _proof_whole_issue(issue_dir: Path, out_dir: Path, diagnostics: Diagnostics, display_root: str) -> _Proofed:
+    result = build_issue(issue_dir, out_dir, diagnostics, display_root=display_root)
+    owner = {str(folio): article.stem for article in result.report.articles
+             for folio in range(article.actual[0], article.actual[1] + 1)}
+    notes = [owner.get(label, label) for label in result.report.page_labels]
+    manifest = load_manifest(issue_dir, Diagnostics(), display_root=display_root)
+    fonts = load_fonts(find_house(issue_dir, display_root).dirs("fonts"), {}, Diagnostics())
+    cached = {path: data for path, data in result.files.items() if path not in result.outputs.values()}
+    return _Proofed(result.files[ISSUE_PDF], notes, manifest, fonts, result.report, cached, result.stale)
+
+
+def _proof_articles(issue_dir: Path, out_dir: Path, diagnostics: Diagnostics, article_ids: tuple[str, ...],
+                    display_root: str) -> _Proofed:
+    cache = LayoutCache(out_dir)
+    laid_out = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache)
+    body = laid_out.body
+    notes = [fit.article.slug for fit in body.fits for _ in range(fit.pages_kept)]
+    report = BuildReport.of(laid_out.manifest, body, {}, diagnostics,
+                            [str(s.folio) for s in body.slots if s.kind == "article"])
+    # the other articles' cache entries stay for the next build: nothing is stale
+    return _Proofed(body.document.write_pdf(), notes, laid_out.manifest, laid_out.fonts, report, cache.files())
+
+
+def proof_inputs_digest(manifest: Manifest, house: House) -> str:
+    """A short digest of everything a proof was made from: manifest, articles, images, house style."""
+    return digest(Inputs(files=(manifest.root / MANIFEST_NAME, *(a.file for a in manifest.articles)),
+                         folders=(manifest.root / "images",
+                                  *(root / kind for root in house.roots for kind in ("layout", "styles")))))[:8]

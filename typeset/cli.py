@@ -16,19 +16,13 @@ from pathlib import Path
 import click
 import pikepdf
 
-from .build import PREVIOUS_PROOF_PDF, PROOF_PDF, build_issue, fit_issue, proof_issue
-from .diagnostics import Diagnostics, InputError
-from .diff import compare
+from .build import PREVIOUS_PROOF_PDF, PROOF_PDF, OutputError, ProofOptions, Request, fit_issue, run
+from .diagnostics import Diagnostic, Diagnostics, InputError
 from .importer import add_to_manifest, import_docx, slug_for
-from .output import (
-    add_package,
-    input_digest,
-    summary_table,
-    up_to_date,
-    write_atomic,
-    write_outputs,
-)
-from .preflight import preflight
+from .pdf.diff import compare
+from .pdf.preflight import preflight
+from .report import fit_table
+from .store import write_atomic
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
 
@@ -39,53 +33,55 @@ def main() -> None:
     """Lay out a Chinese periodical's issue (issue.yaml + Markdown articles) as a print-ready PDF."""
 
 
-def _build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, package: bool = False,
-           proof: dict | None = None, force: bool = False) -> None:
+def show(diagnostics: list[Diagnostic], summary: str | None = None) -> None:
+    """Print diagnostics (errors by file and line), then the summary line, on stderr: the one
+    place the command line reports problems."""
+    ordered = sorted(diagnostics, key=lambda d: (d.file or "", d.line or 0)) if any(
+        d.severity == "error" for d in diagnostics) else diagnostics
+    for diagnostic in ordered:
+        click.echo(diagnostic.format(), err=True)
+    if summary:
+        click.echo(summary, err=True)
+
+
+def fail(message: str, hint: str) -> None:
+    """Stop with an error that concerns the command, not an input file (exit 1)."""
+    click.echo(f"error: {message}", err=True)
+    click.echo(f"  hint: {hint}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _input_error_summary(diagnostics: Diagnostics) -> str:
+    errors = len(diagnostics.errors)
+    return f"error: {errors} problem{'s' * (errors != 1)} in the input; nothing was written"
+
+
+def _build(request: Request, quiet: bool) -> None:
     """Build (package, or proof) the issue, print what happened, exit with the build's code."""
     started = time.monotonic()
     diagnostics = Diagnostics()
-    digest = None
-    if proof is None and issue_dir.is_dir():
-        # nothing changed since the last build into this folder: its outputs stand
-        target = out_dir if out_dir is not None else issue_dir / "build"
-        digest = input_digest(issue_dir, target, "package" if package else "build", strict)
-        report = None if force else up_to_date(target, digest)
-        if report is not None:
-            if not quiet:
-                click.echo(summary_table(report))
-                click.echo(f"\nup to date: {target} ({time.monotonic() - started:.1f} s)")
-            if any(a["fit"] in ("overset", "moved") for a in report["articles"]):
-                sys.exit(EXIT_PLAN)
-            return
     try:
-        if proof is not None:
-            result = proof_issue(issue_dir, out_dir, diagnostics, display_root=str(issue_dir), **proof)
-        else:
-            result = build_issue(issue_dir, out_dir, diagnostics, strict=strict, display_root=str(issue_dir))
-        if package:
-            add_package(result)
-        if digest is not None:
-            result.report["inputs"] = digest
+        outcome = run(request, diagnostics)
     except InputError:
-        for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
-            click.echo(diagnostic.format(), err=True)
-        errors = len(diagnostics.errors)
-        click.echo(f"error: {errors} problem{'s' * (errors != 1)} in the input; nothing was written", err=True)
+        show(diagnostics.items, _input_error_summary(diagnostics))
         sys.exit(EXIT_INPUT)
-    try:
-        write_outputs(result.out_dir, result.files, result.report, result.stale)
-    except OSError as exc:
-        click.echo(f"error: cannot write to {result.out_dir}: {exc.strerror or exc}", err=True)
-        click.echo("  hint: choose another output folder with -o", err=True)
+    except OutputError:
+        show(diagnostics.errors)
         sys.exit(EXIT_INPUT)
-    for diagnostic in diagnostics.warnings:
-        click.echo(diagnostic.format(), err=True)
-    if not quiet:
-        click.echo(summary_table(result.report))
-        made = ", ".join(str(result.out_dir / path) for path in result.outputs.values())
-        click.echo(f"\n{len(result.report['page_labels'])} pages → {made} ({time.monotonic() - started:.1f} s)")
-    if result.plan_violated:
-        click.echo("page plan violated: see the overset articles above", err=True)
+    report = outcome.report
+    if outcome.up_to_date:
+        if not quiet:
+            click.echo(fit_table(report))
+            click.echo(f"\nup to date: {outcome.out_dir} ({time.monotonic() - started:.1f} s)")
+    else:
+        show(diagnostics.warnings)
+        if not quiet:
+            click.echo(fit_table(report))
+            made = ", ".join(str(outcome.out_dir / path) for path in report.outputs.values())
+            click.echo(f"\n{len(report.page_labels)} pages → {made} ({time.monotonic() - started:.1f} s)")
+    if report.plan_violated:
+        if not outcome.up_to_date:
+            click.echo("page plan violated: see the overset articles above", err=True)
         sys.exit(EXIT_PLAN)
 
 
@@ -107,7 +103,7 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, forc
     """Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the printer), report.json.
 
     When nothing the build reads has changed since the last build into OUT_DIR, its outputs stand."""
-    _build(issue_dir, out_dir, strict, quiet, force=force)
+    _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
 
 
 @main.command()
@@ -120,7 +116,7 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, forc
 def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png: bool, spreads: bool,
           quiet: bool) -> None:
     """A proof (校样) for editors: trim-size pages, watermark with build time and input hash, file names."""
-    _build(issue_dir, out_dir, False, quiet, proof={"article_ids": articles, "png": png, "spreads": spreads})
+    _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
 
 
 @main.command()
@@ -131,7 +127,7 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
 @_FORCE
 def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, force: bool) -> None:
     """Build ISSUE_DIR and zip the PDFs with the preflight reports and SHA-256 checksums (package.zip)."""
-    _build(issue_dir, out_dir, strict, quiet, package=True, force=force)
+    _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)
 
 
 @main.command()
@@ -142,18 +138,16 @@ def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
     """Print how every article fits its planned pages (copyfitting applied); write nothing."""
     diagnostics = Diagnostics()
     try:
-        report, violated = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+        report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
     except InputError:
-        for diagnostic in sorted(diagnostics.items, key=lambda d: (d.file or "", d.line or 0)):
-            click.echo(diagnostic.format(), err=True)
+        show(diagnostics.items)
         sys.exit(EXIT_INPUT)
-    for diagnostic in diagnostics.warnings:
-        click.echo(diagnostic.format(), err=True)
+    show(diagnostics.warnings)
     if as_json:
-        click.echo(json.dumps(report["articles"], ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report.as_json()["articles"], ensure_ascii=False, indent=2))
     else:
-        click.echo(summary_table(report))
-    if violated:
+        click.echo(fit_table(report))
+    if report.plan_violated:
         sys.exit(EXIT_PLAN)
 
 
@@ -204,9 +198,7 @@ def import_command(docx_file: Path, issue_dir: Path | None, section: str | None,
                               hint="import it --into an issue folder, where its images/ can take them")
             diagnostics.raise_if_errors()
     except InputError:
-        for diagnostic in diagnostics.items:
-            click.echo(diagnostic.format(), err=True)
-        click.echo("error: the file was not imported; nothing was written", err=True)
+        show(diagnostics.items, "error: the file was not imported; nothing was written")
         sys.exit(EXIT_INPUT)
     if issue_dir is None:
         click.echo(imported.markdown(), nl=False)
@@ -236,10 +228,8 @@ def diff_command(old: Path, new: Path | None, out_dir: Path | None) -> None:
         folder = old / "build" if (old / "issue.yaml").is_file() else old
         old, new = folder / PREVIOUS_PROOF_PDF, folder / PROOF_PDF
         if not old.is_file() or not new.is_file():
-            click.echo(f"error: no previous proof in {folder}", err=True)
-            click.echo(f"  hint: each `typeset proof` keeps the proof it replaces as {PREVIOUS_PROOF_PDF}; "
-                       "make a proof, edit, make another", err=True)
-            sys.exit(EXIT_INPUT)
+            fail(f"no previous proof in {folder}", f"each `typeset proof` keeps the proof it replaces as "
+                                                   f"{PREVIOUS_PROOF_PDF}; make a proof, edit, make another")
     elif old.is_dir():
         raise click.UsageError("OLD must be a PDF when NEW is given")
     try:
@@ -268,20 +258,16 @@ def serve(issue_dir: Path, out_dir: Path | None, port: int) -> None:
     """Show the issue as a flatplan board in the browser and rebuild it whenever a file is saved."""
     import errno
 
-    from .serve import serve as run_server
+    from .serve.app import serve as run_server
 
     if not (issue_dir / "issue.yaml").is_file():
-        click.echo(f"error: {issue_dir}: no issue.yaml in this folder", err=True)
-        click.echo("  hint: name the issue folder, the one that holds issue.yaml", err=True)
-        sys.exit(EXIT_INPUT)
+        fail(f"{issue_dir}: no issue.yaml in this folder", "name the issue folder, the one that holds issue.yaml")
     try:
         run_server(issue_dir, out_dir if out_dir is not None else issue_dir / "build", port,
                    lambda url: click.echo(f"typeset serve: {url}  (Ctrl-C stops)"))  # click.echo flushes
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        click.echo(f"error: port {port} on 127.0.0.1 is in use", err=True)
-        click.echo("  hint: choose another with --port, or --port 0 for any free one", err=True)
-        sys.exit(EXIT_INPUT)
+        fail(f"port {port} on 127.0.0.1 is in use", "choose another with --port, or --port 0 for any free one")
     except KeyboardInterrupt:
         pass

@@ -19,6 +19,7 @@ class Diagnostic:
     column: int | None = None  # 1-based
     key: str | None = None  # e.g. sections[2].articles[0].file
     hint: str | None = None
+    page: int | None = None  # 1-based page of a PDF (preflight findings)
 
     def location(self) -> str:
         parts = [self.file] if self.file else []

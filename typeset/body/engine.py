@@ -1,0 +1,187 @@
+"""WeasyPrint glue: the one place the body's HTML becomes laid-out pages.
+
+An `Engine` renders articles with the issue's fonts (one FontConfiguration per set of font
+files in a process), through a fetcher that loads files from the issue, the house style and
+the font and photo caches only, and turns WeasyPrint's warnings into build errors. WeasyPrint's
+font subsetting is made to run on all cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote
+
+import weasyprint
+import weasyprint.pdf
+from weasyprint.pdf import fonts as pdf_fonts
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+from ..diagnostics import Diagnostics
+from ..inputs.articles import Article
+from ..inputs.fonts import FontSet
+from ..inputs.house import House
+from ..inputs.manifest import Manifest
+from ..store import Inputs, digest, user_cache
+from . import justify
+from .html import ArticleBlock, render_html
+from .layoutcache import font_files
+
+
+class Engine:
+    """Renders articles of one issue, each as a named page group starting on its folio."""
+
+    def __init__(self, manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
+                 diagnostics: Diagnostics):
+        justify.install()
+        _subset_fonts_in_parallel()
+        self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
+        self.font_config = _font_configuration(digest(Inputs(stamped=font_files(fonts))))
+        self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
+                                          *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
+        self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names
+
+    def html(self, articles: list[Article], starts: dict[str, int | None]) -> str:
+        blocks = [ArticleBlock(a, self.names[a.slug], starts[a.slug]) for a in articles]
+        return render_html(self.manifest, blocks, self.house, self.fonts, self.diagnostics)
+
+    def render(self, articles: list[Article], starts: dict[str, int | None]) -> weasyprint.Document:
+        html = self.html(articles, starts)
+        with _weasyprint_messages(self.diagnostics):
+            document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/", url_fetcher=self.fetcher) \
+                .render(font_config=self.font_config)
+        self.diagnostics.raise_if_errors()
+        return document
+
+    def pages_of(self, document, article: Article) -> list[int]:
+        """The indexes of the article's pages in `document`."""
+        return pages_by_name(document).get(self.names[article.slug], [])
+
+
+def pages_by_name(document) -> dict[str, list[int]]:
+    """Page indexes by page name; the blank pages inserted to start an article on its side are left out."""
+    by_name: dict[str, list[int]] = {}
+    for index, page in enumerate(document.pages):
+        page_type = page._page_box.page_type
+        if not page_type.blank:
+            by_name.setdefault(page_type.name, []).append(index)
+    return by_name
+
+
+
+@contextmanager
+def _weasyprint_messages(diagnostics: Diagnostics):
+    """WeasyPrint's warnings (failed fetches, ignored CSS) become build errors instead of log noise."""
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            diagnostics.error(f"layout: {record.getMessage()}",
+                              hint="a stylesheet or template of the house style asks for something WeasyPrint "
+                                   "cannot do; fix it there")
+
+    logger = logging.getLogger("weasyprint")
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class _SandboxedFetcher(URLFetcher):
+    """Resources may come only from the issue, the house style and the resolved font files."""
+
+    def __init__(self, roots: list[Path], diagnostics: Diagnostics):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
+        self.roots = sorted({r.resolve() for r in roots})
+        self.diagnostics = diagnostics
+
+    def fetch(self, url, headers=None):
+        if url.startswith("file://"):
+            path = Path(unquote(url[len("file://"):].split("?")[0].split("#")[0])).resolve()
+            if any(path == r or r in path.parents for r in self.roots):
+                return super().fetch(url, headers)
+        elif url.startswith("data:"):
+            return super().fetch(url, headers)
+        self.diagnostics.error(f"refused to load '{url}': only files inside the issue folder may be used",
+                               hint="copy the file into the issue folder and name it by a relative path")
+        raise ValueError(f"refused: {url}")
+
+
+# A dict in a process that only draws previews (typeset serve, by `reuse_font_subsets`): each font
+# file is then subset once for all the glyphs its previews have used so far, and that subset is
+# reused for as long as it covers a page's glyphs. A preview is a little larger and much sooner;
+# the PDFs a build writes never use this.
+_preview_subsets: dict | None = None
+
+
+def reuse_font_subsets() -> None:
+    """For a process that draws previews only: font subsets are kept and reused across PDFs."""
+    global _preview_subsets
+    _preview_subsets = {}
+
+
+@lru_cache(maxsize=1)
+def _subset_fonts_in_parallel() -> None:
+    """WeasyPrint subsets the fonts of a PDF one after another, each a HarfBuzz call of some
+    50 ms on a CJK face; the calls release the GIL, so they run on all cores first here and
+    WeasyPrint's own pass finds them done. Same calls, same bytes: only sooner."""
+    original_build, original_subset = weasyprint.pdf.build_fonts_dictionary, pdf_fonts.Font.subset
+
+    def subset_once(font, to_unicode, hinting):
+        if not getattr(font, "_typeset_subset", False):
+            original_subset(font, to_unicode, hinting)
+
+    def build_fonts_dictionary(pdf, fonts, compress, subset, options):
+        by_file: dict = {}
+        for font in fonts.values():
+            by_file.setdefault(font.hash, []).append(font)
+        jobs = []
+        for same_file in by_file.values():  # as WeasyPrint groups them: one subset per font file
+            font = same_file[0]
+            if font.bitmap:
+                continue
+            to_unicode = {}
+            if subset and not font.used_in_forms:
+                for file_font in same_file:
+                    to_unicode = {**to_unicode, **file_font.to_unicode}
+            jobs.append((font, to_unicode))
+
+        def run(job):
+            font, to_unicode = job
+            if _preview_subsets is None or not to_unicode:
+                original_subset(font, to_unicode, options["hinting"])
+            else:
+                key = (font.hash, bool(font.missing), options["hinting"])
+                glyphs, data = _preview_subsets.get(key, (frozenset(), b""))
+                if not data or not glyphs.issuperset(to_unicode):
+                    glyphs = glyphs.union(to_unicode)
+                    original_subset(font, dict.fromkeys(glyphs, ""), options["hinting"])
+                    _preview_subsets[key] = (glyphs, font.file_content)
+                font.file_content = _preview_subsets[key][1]
+            font._typeset_subset = True
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(run, jobs))
+        try:
+            return original_build(pdf, fonts, compress, subset, options)
+        finally:
+            for font, _ in jobs:  # a document's fonts live on: its next PDF subsets them anew
+                font._typeset_subset = False
+
+    pdf_fonts.Font.subset = subset_once
+    weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
+
+
+@lru_cache(maxsize=4)
+def _font_configuration(fonts_key: str) -> FontConfiguration:
+    """One per set of font files in a process: WeasyPrint then reads each face once, not at every
+    layout (`typeset serve` lays out an article on every save)."""
+    return FontConfiguration()

@@ -1,0 +1,315 @@
+"""Stage 4: lay the body out with WeasyPrint on the page plan and measure the fit.
+
+Planning lays out each article from its planned folio (or finds the layout in the cache),
+places the articles on the plan, fits continuations and overruns (copyfitting), and lays
+the issue out again where planning changed anything. The pages kept go into one
+document, so each font is embedded once; pages beyond an article's last planned page are
+dropped (overset) and measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import weasyprint
+
+from ..diagnostics import Diagnostics
+from ..inputs.articles import Article
+from ..inputs.copyfit import Ranges, load_ranges, narrow, tightening
+from ..inputs.fonts import FontSet
+from ..inputs.house import House
+from ..inputs.manifest import Manifest
+from .continuation import split_article
+from .engine import Engine
+from .layoutcache import LayoutCache, Trial
+from .measure import ArticleFit, line_text, measure, section_lines, trial
+
+
+@dataclass
+class Slot:
+    """One page of the body in folio order: an article page, or a page without text."""
+
+    folio: int
+    kind: str  # "article"; or "reserved" (the contents), "underfill", "unplanned": no text
+    page: int | None = None  # index into BodyLayout.document.pages for article pages
+
+
+@dataclass
+class BodyLayout:
+    document: weasyprint.Document  # the article pages that are kept, in folio order
+    slots: list[Slot]
+    fits: list[ArticleFit]
+    passes: int
+    planned_anew: list[str] = field(default_factory=list)  # slugs laid out for planning, not found in the cache
+
+    @property
+    def folios(self) -> list[int]:
+        return [slot.folio for slot in self.slots]
+
+    @property
+    def blank_pages(self) -> list[tuple[int, str]]:
+        return [(slot.folio, slot.kind) for slot in self.slots if slot.kind != "article"]
+
+
+def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
+            diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True) -> BodyLayout:
+    """Lay the articles out in one WeasyPrint document, each from its planned folio.
+
+    Every article starts on a page of the side (left/right) its planned folio asks for, so
+    dropping overset pages or adding blank ones later never moves a page to the wrong side;
+    pages without text are added when the PDF is assembled. Articles without planned pages
+    start where the text before them ends, which only a second pass can number right.
+
+    Planning (the pages each article needs, copyfitting trials) reads what `cache` knows and
+    lays out only the articles it does not; the kept pages always come from one document.
+    Without `fitting` the articles are set as they come (their `fit` as given), none tightened.
+    """
+    cache = cache if cache is not None else LayoutCache(None)
+    cache.use_fonts(fonts)
+    planner = _Planner(Engine(manifest, articles, house, fonts, diagnostics), cache,
+                       remember=cache.folder is not None or fitting)  # else nothing is looked up again
+    starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
+    first, document = planner.first_trials(articles, starts)
+    needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
+    plan = _plan(manifest, articles, needed)
+    ranges = load_ranges(house, diagnostics) if fitting else {}
+    articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
+                            first)
+    plan = _plan(manifest, articles, needed)
+    planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
+    passes = 1
+    if document is None or planned_starts != starts or fitted:
+        document = planner.engine.render(articles, planned_starts)
+        needed = {a.slug: max(1, len(planner.engine.pages_of(document, a))) for a in articles}
+        plan = _plan(manifest, articles, needed)
+        passes = 2
+    fits, keep = _measure_all(planner.engine, document, articles, plan, needed)
+    _measure_continuations(planner.engine, document, fits)
+    final = document.copy([document.pages[i] for i in keep])
+    return BodyLayout(final, plan.slots, fits, passes, [a.slug for a in articles if a.slug in planner.planned_anew])
+
+
+class _Planner:
+    """Layouts for planning: each article's trial from the cache, or laid out and remembered."""
+
+    def __init__(self, engine: Engine, cache: LayoutCache, remember: bool):
+        self.engine, self.cache, self.remember = engine, cache, remember
+        self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
+
+    def key(self, article: Article, start: int | None) -> str:
+        return self.cache.key(self.engine.html([article], {article.slug: start}), article)
+
+    def first_trials(self, articles: list[Article], starts: dict[str, int | None]):
+        """Every article from its planned folio: (trial by slug, the document when all were laid out
+        in it together, else None)."""
+        keys = {a.slug: self.key(a, starts[a.slug]) if self.remember else "" for a in articles}
+        first = {a.slug: self.cache.get(keys[a.slug]) if self.remember else None for a in articles}
+        missing = [a for a in articles if first[a.slug] is None]
+        self.planned_anew |= {a.slug for a in missing}
+        if not missing:
+            return first, None
+        laid_out = self.engine.render(missing, starts)
+        for article in missing:
+            indexes = self.engine.pages_of(laid_out, article)
+            first[article.slug] = trial(laid_out, indexes) if self.remember else Trial(len(indexes), [])
+            if self.remember:
+                self.cache.put(keys[article.slug], first[article.slug])
+        return first, laid_out if len(missing) == len(articles) else None
+
+    def alone(self, article: Article, start: int) -> Trial:
+        """`article` laid out alone from `start`: a copyfitting trial."""
+        trial_key = self.key(article, start)
+        found = self.cache.get(trial_key)
+        if found is None:
+            document = self.engine.render([article], {article.slug: start})
+            found = trial(document, self.engine.pages_of(document, article))
+            self.cache.put(trial_key, found)
+            self.planned_anew.add(article.slug)
+        return found
+
+
+def _measure_all(engine: Engine, document, articles: list[Article], plan: _Plan, needed: dict[str, int]):
+    """Each article's fit, with its pages placed in the plan's slots: (fits, document pages to keep)."""
+    keep: list[int] = []
+    fits: list[ArticleFit] = []
+    for article in articles:
+        start, _ = plan.articles[article.slug]
+        indexes = engine.pages_of(document, article)
+        fit = measure(article, document, indexes, needed[article.slug], start)
+        for offset, index in enumerate(indexes[: fit.pages_kept]):
+            slot = next(s for s in plan.slots if s.folio == start + offset and s.kind == "article")
+            slot.page = len(keep)
+            keep.append(index)
+        if fit.planned:
+            fit.blank_folios = [s.folio for s in plan.slots if s.kind == "underfill" and s.folio in fit.planned]
+            fit.underfill_lines += len(fit.blank_folios) * fit.lines_per_page
+        fits.append(fit)
+    return fits, keep
+
+
+def _measure_continuations(engine: Engine, document, fits: list[ArticleFit]) -> None:
+    """Where each continuation was set, and how long it is."""
+    by_slug = {fit.article.slug: fit for fit in fits}
+    for fit in fits:
+        for continuation in fit.article.continued_here:
+            host_pages = engine.pages_of(document, fit.article)[: fit.pages_kept]
+            lines = [line for i in host_pages for line in section_lines(document.pages[i]._page_box,
+                                                                        continuation.source.slug)]
+            by_slug[continuation.source.slug].continuation = {
+                "page": continuation.page, "lines": len(lines),
+                "chars": sum(len("".join(line_text(line).split())) for line in lines)}
+
+
+def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges, laid_out_alone,
+         first: dict[str, Trial]) -> tuple[list[Article], list[str]]:
+    """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
+
+    An article with `continued_on` whose text overran its pages is cut where its last planned
+    page ends, the rest set after the article planned on the continuation page (the host).
+    When the host cannot take it, both are tightened together, step by step, which moves more
+    of the text onto the source's pages. Any other article that overruns its pages is tightened
+    until it fits. `needed` is updated to the pages each article then takes.
+    """
+    by_slug = {a.slug: a for a in articles}
+    changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first)
+    for article in articles:
+        current = by_slug[article.slug]
+        if not current.entry.pages or article.slug in changed or not ranges:
+            continue
+        if needed[article.slug] <= _available(current, plan):
+            continue
+
+        def attempt(setting, current=current):
+            tried = replace(current, fit=setting)
+            pages_taken = laid_out_alone(tried).pages
+            return pages_taken <= _available(current, plan), (tried, pages_taken)
+
+        chosen = _first_fitting(tightening(narrow(ranges, current.fit_limits), bool(current.figures)), attempt)
+        if chosen is not None:
+            by_slug[article.slug], needed[article.slug] = chosen
+        changed.append(article.slug)
+    return [by_slug[a.slug] for a in articles], changed
+
+
+def _available(article: Article, plan: _Plan) -> int:
+    """Pages from where the article starts to its last planned page."""
+    return article.entry.pages.last - plan.articles[article.slug][0] + 1
+
+
+def _fit_continuations(articles: list[Article], by_slug: dict[str, Article], plan: _Plan, needed: dict[str, int],
+                       ranges: Ranges, laid_out_alone, first: dict[str, Trial]) -> list[str]:
+    """Each overrunning article with `continued_on` cut and its rest set after the host, both
+    tightened together until the host takes it; the slugs of the articles changed."""
+    by_page = {folio: a.slug for a in articles if a.entry.pages
+               for folio in range(a.entry.pages.first, a.entry.pages.last + 1)}
+    changed: list[str] = []
+    for article in articles:
+        target = article.entry.continued_on
+        start, kept = plan.articles[article.slug]
+        host_slug = by_page.get(target)
+        if target is None or needed[article.slug] <= kept or host_slug is None:
+            continue
+        source, host = by_slug[article.slug], by_slug[host_slug]
+        limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
+
+        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target):
+            trial_source = replace(source, fit=setting) if setting else source
+            source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source)
+            result = split_article(trial_source, source_trial.lines_on(kept), target, start + kept - 1)
+            if result is None:
+                return False, None
+            shortened, continuation = result
+            trial_host = replace(host, continued_here=[*host.continued_here, continuation],
+                                 fit=setting if setting else host.fit)
+            host_pages = laid_out_alone(trial_host).pages
+            return host_pages <= _available(host, plan), (shortened, trial_host, host_pages)
+
+        chosen = _first_fitting([None, *tightening(limits, False)] if ranges else [None], attempt)
+        if chosen is None:
+            continue
+        by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
+        needed[source.slug] = kept
+        changed += [source.slug, host.slug]
+    return changed
+
+
+def _first_fitting(candidates: list, attempt):
+    """The payload of the first candidate that fits, the candidates running from the smallest
+    change to the largest; the tightest one's when none fits.
+
+    Each candidate is at least as tight as the one before it, so what fits is a suffix of the
+    list: bisection finds its start with a few trial layouts instead of one per candidate, and
+    picks exactly what trying them in order would.
+    """
+    if not candidates:
+        return None
+    tried: dict[int, tuple[bool, object]] = {}
+
+    def fits(index: int) -> bool:
+        if index not in tried:
+            tried[index] = attempt(candidates[index])
+        return tried[index][0]
+
+    low, high = 0, len(candidates) - 1
+    if fits(low):
+        return tried[low][1]
+    if not fits(high):
+        return tried[high][1]
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            high = middle
+        else:
+            low = middle
+    return tried[high][1]
+
+
+@dataclass
+class _Plan:
+    slots: list[Slot]
+    articles: dict[str, tuple[int, int]]  # slug -> (first folio, pages kept)
+
+
+def _plan(manifest: Manifest, articles: list[Article], needed: dict[str, int]) -> _Plan:
+    """The body's pages in folio order: the contents pages, each article from its planned folio
+    on as many pages as its text needs within its range, blank pages where the plan has no text."""
+    contents = manifest.contents_pages
+    slots: list[Slot] = []
+    placed: dict[str, tuple[int, int]] = {}
+    folio = 1
+
+    def blank(kind: str, first: int, last: int) -> None:
+        slots.extend(Slot(f, kind) for f in range(first, last + 1))
+
+    def place_contents() -> None:
+        nonlocal folio, contents
+        blank("unplanned", folio, contents.first - 1)
+        start = max(folio, contents.first)
+        blank("reserved", start, start + contents.count - 1)
+        folio = start + contents.count
+        contents = None
+
+    if contents and not any(a.entry.pages and a.entry.pages.first > contents.last for a in articles):
+        place_contents()
+    for article in articles:
+        planned = article.entry.pages
+        if contents and planned and planned.first > contents.last:
+            place_contents()
+        if planned:
+            blank("unplanned", folio, planned.first - 1)
+            start = max(folio, planned.first)
+            available = max(planned.last - start + 1, 1)
+            kept = min(needed[article.slug], available)
+            blank("article", start, start + kept - 1)
+            blank("underfill", start + kept, start + available - 1)
+            folio = start + available
+        else:
+            start, kept = folio, needed[article.slug]
+            blank("article", start, start + kept - 1)
+            folio += kept
+        placed[article.slug] = (start, kept)
+    if contents:
+        place_contents()
+    return _Plan(slots, placed)
+
+

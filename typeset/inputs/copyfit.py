@@ -1,0 +1,123 @@
+"""Copyfitting: the smallest change within the house style's tolerances that makes an article
+end on its last planned page.
+
+The knobs and their ranges come from `styles/copyfit.yaml` (nearest copy in the house search
+path); an article may narrow, pin or forbid each in its front matter (`fit:`). Candidates are
+tried from the smallest change up: photos a little smaller first, then tighter leading, then
+tracking, then a smaller body size; the first that fits is taken. The order is fixed, so the
+same input always picks the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from ..diagnostics import Diagnostics
+from .house import House
+
+KNOBS = {"leading": (0.0, "em"), "tracking": (0.0, "em"), "size": (0.0, "pt"), "photo_scale": (1.0, "")}
+CONFIG = "copyfit.yaml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    leading: float = 0.0  # em
+    tracking: float = 0.0  # em
+    size: float = 0.0  # pt
+    photo_scale: float = 1.0
+
+    def css(self) -> str:
+        """Custom properties read by the house CSS (styles/20-article.css)."""
+        return (f"--fit-leading: {self.leading:g}em; --fit-tracking: {self.tracking:g}em; "
+                f"--fit-size: {self.size:g}pt; --fit-photo: {self.photo_scale:g}")
+
+    def changes(self) -> dict:
+        return {k: getattr(self, k) for k, (neutral, _) in KNOBS.items() if getattr(self, k) != neutral}
+
+    def describe(self) -> str:
+        parts = []
+        for knob, value in self.changes().items():
+            unit = KNOBS[knob][1]
+            parts.append(f"{knob} {value:+g}{unit}" if unit else f"{knob} {value:g}")
+        return ", ".join(parts) or "house style"
+
+
+Ranges = dict[str, tuple[float, float]]
+
+
+def load_ranges(house: House, diagnostics: Diagnostics) -> Ranges:
+    """The knobs' ranges from the nearest styles/copyfit.yaml; none (no fitting) without one."""
+    for folder in house.dirs("styles"):
+        path = folder / CONFIG
+        if not path.is_file():
+            continue
+        shown = house.shown(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            diagnostics.error(f"cannot read copyfitting tolerances: {exc}", file=shown)
+            return {}
+        ranges = {}
+        for knob, value in data.items():
+            if knob not in KNOBS:
+                diagnostics.warning(f"unknown copyfitting knob '{knob}'", file=shown, key=knob,
+                                    hint=f"known knobs: {', '.join(KNOBS)}")
+                continue
+            parsed = parse_range(value, KNOBS[knob][0])
+            if parsed is None:
+                diagnostics.error(f"expected [min, max] around {KNOBS[knob][0]:g}, got {value!r}", file=shown, key=knob)
+                continue
+            ranges[knob] = parsed
+        return ranges
+    return {}
+
+
+def parse_range(value, neutral: float) -> tuple[float, float] | None:
+    """[lo, hi] (containing the neutral value), a number (pinned) or false (forbidden: neutral)."""
+    if value is False:
+        return (neutral, neutral)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (float(value), float(value))
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        lo, hi = float(value[0]), float(value[1])
+        if lo <= neutral <= hi:
+            return (lo, hi)
+    return None
+
+
+def narrow(house_ranges: Ranges, article_limits: dict) -> Ranges:
+    """The article's own ranges: its front matter narrows (never widens) the house's."""
+    ranges = dict(house_ranges)
+    for knob, (lo, hi) in article_limits.items():
+        house_lo, house_hi = house_ranges.get(knob, (KNOBS[knob][0], KNOBS[knob][0]))
+        ranges[knob] = (max(lo, house_lo), min(hi, house_hi)) if lo <= hi else (house_lo, house_lo)
+    return ranges
+
+
+def tightening(ranges: Ranges, has_photo: bool) -> list[Setting]:
+    """Settings that make an article shorter, from the smallest change to the largest."""
+    def steps(knob, values):
+        lo, hi = ranges.get(knob, (KNOBS[knob][0], KNOBS[knob][0]))
+        return [v for v in values if lo <= v <= hi] or [KNOBS[knob][0]]
+
+    out: list[Setting] = []
+    photo = 1.0
+    if has_photo:
+        for photo in steps("photo_scale", [0.85, 0.7, 0.6]):
+            out.append(Setting(photo_scale=photo))
+    lo_photo = min(steps("photo_scale", [1.0, 0.85, 0.7, 0.6])) if has_photo else 1.0
+    for leading in steps("leading", [-0.05, -0.1, -0.15]):
+        out.append(Setting(leading=leading, photo_scale=lo_photo))
+    tightest_leading = min(steps("leading", [0.0, -0.05, -0.1, -0.15]))
+    for tracking in steps("tracking", [-0.01, -0.02, -0.03]):
+        out.append(Setting(leading=tightest_leading, tracking=tracking, photo_scale=lo_photo))
+    tightest_tracking = min(steps("tracking", [0.0, -0.01, -0.02, -0.03]))
+    for size in steps("size", [-0.25, -0.5]):
+        out.append(Setting(leading=tightest_leading, tracking=tightest_tracking, size=size, photo_scale=lo_photo))
+    unique: list[Setting] = []
+    for setting in out:
+        if setting.changes() and setting not in unique:
+            unique.append(setting)
+    return unique

@@ -1,0 +1,235 @@
+"""Font roles: resolve `fonts/fonts.yaml` to font files, write explicit @font-face rules, check coverage.
+
+Roles (song 宋, hei 黑, kai 楷, title …) name a family and one file per weight. Files are
+looked for in the issue's fonts/, the project's fonts/ and the system font folders, in that
+order. A face inside a collection (.ttc, as Debian ships Noto CJK) is extracted once into
+a cache, so WeasyPrint is handed exactly the Simplified Chinese face, never a JP or KR
+sibling that fontconfig might pick.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
+from ..diagnostics import Diagnostics
+from ..store import Inputs, cached_file, digest, user_cache
+
+FONTS_FILE = "fonts.yaml"
+SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
+WEIGHTS = (100, 200, 300, 400, 500, 600, 700, 800, 900)
+
+
+@dataclass
+class Face:
+    weight: int
+    file: Path  # the file WeasyPrint loads (a single face)
+    source: Path  # the file it came from (maybe a collection)
+
+
+@dataclass
+class Role:
+    name: str
+    family: str
+    package: str
+    faces: list[Face]
+    fallback: list[str] = field(default_factory=list)
+    _cmap: set[int] | None = None
+
+    def codepoints(self) -> set[int]:
+        if self._cmap is None:
+            self._cmap = set()
+            for face in self.faces:
+                stat = face.file.stat()
+                self._cmap |= _face_codepoints(face.file, stat.st_size, stat.st_mtime_ns)
+        return self._cmap
+
+
+@lru_cache(maxsize=64)
+def _face_codepoints(path: Path, size: int, mtime_ns: int) -> frozenset[int]:
+    """The code points a font file maps. Reading a CJK cmap takes a quarter of a second, so they
+    are kept on disk next to the extracted faces and for the life of the process (typeset serve)."""
+    def make(temp: str) -> None:
+        font = TTFont(path, lazy=True)
+        try:
+            Path(temp).write_bytes(array("I", sorted(font.getBestCmap() or {})).tobytes())
+        finally:
+            font.close()
+
+    name = f"cmap-{digest(Inputs(stamped=(path,)))[:24]}.bin"
+    return frozenset(array("I", cached_file(user_cache("fonts"), name, make).read_bytes()))
+
+
+@dataclass
+class FontSet:
+    roles: dict[str, Role]
+    _covered: dict[str, set[int]] = field(default_factory=dict)  # role -> code points of its stack
+
+    def stack(self, role: str) -> list[str]:
+        """The role followed by its declared fallbacks, for font-family."""
+        seen: list[str] = []
+        for name in [role, *self.roles[role].fallback]:
+            if name in self.roles and name not in seen:
+                seen.append(name)
+        return seen
+
+    def css(self) -> str:
+        rules = []
+        for role in self.roles.values():
+            for face in role.faces:
+                rules.append(
+                    f'@font-face {{ font-family: "{role.name}"; src: url("{face.file.as_uri()}"); '
+                    f"font-weight: {face.weight}; font-style: normal; }}")
+        variables = "; ".join(
+            f"--font-{name}: {', '.join(repr_css(n) for n in self.stack(name))}" for name in self.roles)
+        rules.append(f":root {{ {variables}; }}")
+        return "\n".join(rules) + "\n"
+
+    def uncovered(self, role: str, text: str) -> list[str]:
+        """Characters of `text` that neither the role's font nor its fallbacks can show."""
+        if role not in self._covered:
+            self._covered[role] = set().union(*(self.roles[n].codepoints() for n in self.stack(role)))
+        covered = self._covered[role]
+        return [char for char in dict.fromkeys(text)
+                if ord(char) not in covered and not char.isspace() and not unicodedata_is_control(char)]
+
+
+def repr_css(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unicodedata_is_control(char: str) -> bool:
+    return ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in "\u200b\u200c\u200d\ufeff"
+
+
+def load_fonts(search_dirs: list[Path], display: dict[Path, str], diagnostics: Diagnostics) -> FontSet | None:
+    """Resolve the roles from fonts.yaml files in `search_dirs` (first wins per role).
+
+    `search_dirs` are the fonts/ folders from the issue to the package defaults.
+    """
+    roles_spec: dict[str, tuple[dict, str]] = {}
+    for folder in reversed(search_dirs):  # defaults first, then overridden by nearer ones
+        config = folder / FONTS_FILE
+        if not config.is_file():
+            continue
+        shown = display.get(folder, str(folder)) + "/" + FONTS_FILE
+        try:
+            data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            diagnostics.error(f"cannot read font roles: {exc}", file=shown)
+            continue
+        roles = data.get("roles") if isinstance(data, dict) else None
+        if not isinstance(roles, dict):
+            diagnostics.error("expected `roles:` mapping role names to fonts", file=shown)
+            continue
+        for name, spec in roles.items():
+            roles_spec[str(name)] = (spec, shown)
+    if not roles_spec:
+        diagnostics.error("no font roles defined", hint="fonts/fonts.yaml maps roles (song, hei, kai, title) to fonts")
+        return None
+
+    file_dirs = [*search_dirs, *(Path(os.path.expanduser(d)) for d in SYSTEM_FONT_DIRS)]
+    index = _FileIndex(file_dirs)
+    resolved = {}
+    for name, (spec, shown) in roles_spec.items():
+        role = _resolve_role(name, spec, shown, index, diagnostics)
+        if role is not None:
+            resolved[name] = role
+    for role in resolved.values():
+        for fallback in role.fallback:
+            if fallback not in roles_spec:
+                diagnostics.error(f"fallback '{fallback}' is not a role", key=f"roles.{role.name}.fallback",
+                                  file=roles_spec[role.name][1])
+    if len(resolved) != len(roles_spec):
+        return None
+    return FontSet(resolved)
+
+
+class _FileIndex:
+    """Font files by name, searched in order; the system folders are walked once, lazily."""
+
+    def __init__(self, folders: list[Path]):
+        self.folders = folders
+        self._found: dict[str, Path] | None = None
+
+    def find(self, name: str) -> Path | None:
+        if self._found is None:
+            self._found = {}
+            for folder in self.folders:
+                if not folder.is_dir():
+                    continue
+                for dirpath, _dirs, files in sorted(os.walk(folder)):
+                    for file in sorted(files):
+                        self._found.setdefault(file, Path(dirpath) / file)
+        return self._found.get(name)
+
+
+def _resolve_role(name: str, spec, shown: str, index: _FileIndex, diagnostics: Diagnostics) -> Role | None:
+    key = f"roles.{name}"
+    if not isinstance(spec, dict) or not isinstance(spec.get("family"), str) or not isinstance(spec.get("faces"), dict):
+        diagnostics.error("expected family: and faces: {WEIGHT: FILE}", file=shown, key=key)
+        return None
+    family, package = spec["family"], str(spec.get("package", ""))
+    fallback = spec.get("fallback", [])
+    fallback = [fallback] if isinstance(fallback, str) else [str(f) for f in fallback]
+    faces = []
+    for weight, file_name in spec["faces"].items():
+        if weight not in WEIGHTS:
+            diagnostics.error(f"weight must be one of {', '.join(map(str, WEIGHTS))}, got {weight!r}",
+                              file=shown, key=f"{key}.faces")
+            continue
+        path = index.find(str(file_name))
+        if path is None:
+            install = f"install the Debian package {package}: apt-get install {package}" if package else \
+                "put the font file into the issue's or the project's fonts/ folder"
+            diagnostics.error(f"font file '{file_name}' for role '{name}' ({family}) not found",
+                              file=shown, key=f"{key}.faces.{weight}",
+                              hint=f"{install} (searched fonts/ folders and {', '.join(SYSTEM_FONT_DIRS)})")
+            continue
+        try:
+            single = _single_face(path, family)
+        except (TTLibError, OSError, ValueError) as exc:
+            diagnostics.error(f"font file '{path.name}' for role '{name}': {exc}", file=shown,
+                              key=f"{key}.faces.{weight}")
+            continue
+        faces.append(Face(weight, single, path))
+    if not faces:
+        return None
+    return Role(name, family, package, sorted(faces, key=lambda f: f.weight), fallback)
+
+
+def _family_names(font: TTFont) -> set[str]:
+    names = set()
+    for name_id in (16, 1):
+        value = font["name"].getDebugName(name_id)
+        if value:
+            names.add(value)
+    return names
+
+
+def _single_face(path: Path, family: str) -> Path:
+    """A file holding just the face of `family` from `path`: the file itself, or an extract of a collection."""
+    with path.open("rb") as handle:
+        is_collection = handle.read(4) == b"ttcf"
+    if not is_collection:
+        font = TTFont(path, lazy=True)
+        names = _family_names(font)
+        font.close()
+        if family not in names:
+            raise ValueError(f"holds {' / '.join(sorted(names))}, not {family}")
+        return path
+    collection = TTCollection(path, lazy=True)
+    for number, font in enumerate(collection.fonts):
+        if family in _family_names(font):
+            break
+    else:
+        available = sorted({n for f in collection.fonts for n in _family_names(f)})
+        raise ValueError(f"collection has no face of {family} (it has {', '.join(available)})")
+    key = digest(Inputs(values=(str(number),), stamped=(path,)))[:20]
+    return cached_file(user_cache("fonts"), f"{path.stem}-{number}-{key}.otf", font.save)

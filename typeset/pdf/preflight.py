@@ -1,0 +1,268 @@
+"""Preflight: check a PDF the way a printer's prepress does, before it leaves the house.
+
+Checked on every page: TrimBox and BleedBox present with bleed; fonts embedded and no
+Type 3 fonts; no text drawn with the .notdef glyph; the effective resolution of every placed image (error below 150 ppi, warning
+below 300); no hairlines (strokes under 0.25 pt); in a file with a PDF/X output intent, no
+RGB colour or image, and a total ink under 300 % (Ghostscript renders the separations); and
+over the file, the page-count rule of the binding. There is no open
+PDF/X validator; this is ours.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pikepdf
+from PIL import Image, ImageMath
+
+from ..diagnostics import Diagnostic
+
+MIN_BLEED_MM = 3.0
+MAX_INK = 300  # % total area coverage
+INK_DPI = 36
+ERROR_PPI, WARNING_PPI = 150, 300
+HAIRLINE_PT = 0.25
+
+
+def _finding(severity: str, check: str, page: int | None, message: str) -> Diagnostic:
+    """A preflight finding: `key` names the check, `page` the 1-based page of the file."""
+    return Diagnostic(severity, message, key=check, page=page)
+
+
+@dataclass
+class PreflightReport:
+    file: str
+    pages: int = 0
+    pdfx: bool = False  # the file has an output intent: colour must be CMYK (or gray)
+    findings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "pages": self.pages, "errors": len(self.errors), "warnings": len(self.warnings),
+                "findings": [{"severity": f.severity, "check": f.key, "page": f.page, "message": f.message}
+                             for f in self.findings]}
+
+    def table(self) -> str:
+        lines = [f"preflight {self.file}: {self.pages} pages, {len(self.errors)} errors, {len(self.warnings)} warnings"]
+        for finding in self.findings:
+            where = f"p.{finding.page}" if finding.page else "file"
+            lines.append(f"  {finding.severity:7}  {finding.key:10}  {where:6}  {finding.message}")
+        return "\n".join(lines)
+
+
+def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | None = None) -> PreflightReport:
+    """Check the PDF at `pdf_path` (or the bytes `data`, named by `pdf_path`)."""
+    report = PreflightReport(str(pdf_path))
+    pdf = pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
+    report.pages = len(pdf.pages)
+    report.pdfx = "/OutputIntents" in pdf.Root
+    seen_fonts: set = set()
+    for number, page in enumerate(pdf.pages, start=1):
+        _check_boxes(page, number, report)
+        _walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), number, report,
+              seen_fonts, set())
+    if report.pdfx:
+        _check_ink(pdf, report)  # last: it takes the font programs out of `pdf`
+    if binding == "saddle" and report.pages % 4:
+        report.findings.append(_finding("warning", "pages", None,
+                                       f"{report.pages} pages: saddle stitching needs a multiple of 4"))
+    return report
+
+
+def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
+    """Total area coverage: Ghostscript separates each page (within its BleedBox) into CMYK; the
+    largest sum of the four inks over any pixel must stay under MAX_INK."""
+    gs = shutil.which("gs")
+    if gs is None:
+        report.findings.append(_finding("warning", "ink", None, "total ink not checked: Ghostscript (gs) is not installed"))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "input.pdf"
+        _without_font_programs(pdf, source)
+        result = subprocess.run([gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox", "-sDEVICE=tiff32nc",
+                                 f"-r{INK_DPI}", f"-sOutputFile={folder}/page%04d.tif", str(source)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            report.findings.append(_finding("error", "render", None,
+                                           f"Ghostscript cannot render the file: {result.stderr.strip()[:200]}"))
+            return
+        for number, tiff in enumerate(sorted(Path(folder).glob("page*.tif")), start=1):
+            with Image.open(tiff) as image:
+                c, m, y, k = (band.convert("I") for band in image.split())
+            total = ImageMath.lambda_eval(lambda v: v["c"] + v["m"] + v["y"] + v["k"], c=c, m=m, y=y, k=k)
+            peak = round(total.getextrema()[1] / 255 * 100)
+            if peak > MAX_INK:
+                report.findings.append(_finding("error", "ink", number,
+                                               f"total ink {peak} % somewhere on the page (over {MAX_INK} %)"))
+
+
+def _without_font_programs(pdf: pikepdf.Pdf, target: Path) -> None:
+    """`pdf` saved to `target` with its embedded font programs taken out, for the ink check only.
+
+    Ghostscript 10 spends seconds reading each of WeasyPrint's CJK subsets (they keep every
+    glyph id of the font); without them it draws the text in a substitute font — other shapes,
+    the same inks — so the total ink per pixel is the same (checked page by page on the
+    reference issue) and the check takes about 1 s instead of 7 s."""
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor":
+            for key in ("/FontFile", "/FontFile2", "/FontFile3"):
+                if key in obj:
+                    del obj[key]
+    pdf.save(target)
+
+
+def _check_boxes(page, number: int, report: PreflightReport) -> None:
+    obj = page.obj
+    for box in ("/TrimBox", "/BleedBox"):
+        if box not in obj:
+            report.findings.append(_finding("error", "boxes", number, f"no {box[1:]}"))
+    if "/TrimBox" in obj and "/BleedBox" in obj:
+        trim = [float(v) for v in obj.TrimBox]
+        bleed = [float(v) for v in obj.BleedBox]
+        least = min(trim[0] - bleed[0], trim[1] - bleed[1], bleed[2] - trim[2], bleed[3] - trim[3]) * 25.4 / 72
+        if least < MIN_BLEED_MM - 0.01:
+            report.findings.append(_finding("error", "bleed", number,
+                                           f"bleed {least:.1f} mm, less than {MIN_BLEED_MM:g} mm"))
+
+
+class _Matrix(tuple):
+    @staticmethod
+    def identity() -> "_Matrix":
+        return _Matrix((1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+
+    def then(self, other) -> "_Matrix":
+        """`other` applied first, then self (PDF's cm: new = other × current)."""
+        a, b, c, d, e, f = (float(v) for v in other)
+        A, B, C, D, E, F = self
+        return _Matrix((a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D,
+                        e * A + f * C + E, e * B + f * D + F))
+
+    def scale(self) -> float:
+        a, b, c, d, _, _ = self
+        return math.sqrt(abs(a * d - b * c))
+
+
+def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightReport, seen_fonts: set,
+          visited: set) -> None:
+    """Follow a content stream: fonts used, images placed, strokes drawn."""
+    _check_fonts(resources, number, report, seen_fonts)
+    xobjects = resources.get("/XObject", pikepdf.Dictionary())
+    stack: list = []
+    line_width = 1.0
+    rgb_reported = False
+    fonts = resources.get("/Font", pikepdf.Dictionary())
+    composite = False  # the current font is a CID font: two-byte codes, 0 is .notdef (Identity)
+    notdef_reported = False
+
+    def rgb(where: str) -> None:
+        nonlocal rgb_reported
+        if report.pdfx and not rgb_reported:
+            report.findings.append(_finding("error", "colour", number, f"RGB colour in a PDF/X file ({where})"))
+            rgb_reported = True
+
+    try:
+        instructions = pikepdf.parse_content_stream(container)
+    except pikepdf.PdfError as exc:
+        report.findings.append(_finding("error", "content", number, f"unreadable content: {exc}"))
+        return
+    for operands, operator in instructions:
+        op = str(operator)
+        if op == "q":
+            stack.append((ctm, line_width))
+        elif op == "Q" and stack:
+            ctm, line_width = stack.pop()
+        elif op == "cm":
+            ctm = ctm.then(operands)
+        elif op == "w":
+            line_width = float(operands[0])
+        elif op == "Tf":
+            font = fonts.get(operands[0])
+            composite = font is not None and font.get("/Subtype") == "/Type0" and \
+                str(font.get("/Encoding", "")) == "/Identity-H"
+        elif op in ("Tj", "TJ", "'", '"') and composite and not notdef_reported:
+            strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
+            codes = b"".join(bytes(s) for s in strings)
+            if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
+                report.findings.append(_finding("error", "glyphs", number, "text drawn with the .notdef glyph "
+                                                                            "(a character the font lacks)"))
+                notdef_reported = True
+        elif op in ("rg", "RG"):
+            rgb(f"{op} operator")
+        elif op in ("cs", "CS") and _is_rgb(operands[0], resources):
+            rgb(f"colour space {operands[0]}")
+        elif op in ("S", "s", "B", "B*", "b", "b*"):
+            width = line_width * ctm.scale()
+            if width < HAIRLINE_PT:
+                report.findings.append(_finding("error", "hairline", number,
+                                               f"a stroke of {width:.2f} pt (less than {HAIRLINE_PT} pt)"))
+        elif op == "Do":
+            name = operands[0]
+            xobject = xobjects.get(name)
+            if xobject is None:
+                continue
+            subtype = xobject.get("/Subtype")
+            if subtype == "/Image":
+                _check_image(xobject, ctm, number, report)
+            elif subtype == "/Form" and xobject.objgen not in visited:
+                matrix = xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])
+                _walk(xobject, xobject.get("/Resources", resources), ctm.then(matrix), number, report,
+                      seen_fonts, visited | {xobject.objgen})
+
+
+def _is_rgb(name, resources) -> bool:
+    """A colour space named in a content stream, looked up in the resources, is RGB."""
+    return name == "/DeviceRGB" or _rgb_space(resources.get("/ColorSpace", pikepdf.Dictionary()).get(name))
+
+
+def _rgb_space(space) -> bool:
+    if space == "/DeviceRGB":
+        return True
+    return isinstance(space, pikepdf.Array) and len(space) > 1 and space[0] == "/ICCBased" and \
+        int(space[1].get("/N", 0)) == 3
+
+
+def _check_image(image, ctm: _Matrix, number: int, report: PreflightReport) -> None:
+    space = image.get("/ColorSpace")
+    if report.pdfx and space is not None and _rgb_space(space):
+        report.findings.append(_finding("error", "colour", number, "RGB image in a PDF/X file"))
+    a, b, c, d, _, _ = ctm
+    width_in = math.hypot(a, b) / 72
+    height_in = math.hypot(c, d) / 72
+    if width_in <= 0 or height_in <= 0:
+        return
+    ppi = round(min(int(image.Width) / width_in, int(image.Height) / height_in), 1)  # 299.99 is 300
+    size = f"{int(image.Width)}×{int(image.Height)} px placed at {width_in * 25.4:.0f}×{height_in * 25.4:.0f} mm"
+    if ppi < ERROR_PPI:
+        report.findings.append(_finding("error", "image", number, f"image at {ppi:.1f} ppi, under {ERROR_PPI} ({size})"))
+    elif ppi < WARNING_PPI:
+        report.findings.append(_finding("warning", "image", number,
+                                       f"image at {ppi:.1f} ppi, under {WARNING_PPI} ({size})"))
+
+
+def _check_fonts(resources, number: int, report: PreflightReport, seen: set) -> None:
+    fonts = resources.get("/Font", pikepdf.Dictionary())
+    for _, font in fonts.items():
+        if font.objgen in seen:
+            continue
+        seen.add(font.objgen)
+        name = str(font.get("/BaseFont", "?"))
+        if font.get("/Subtype") == "/Type3":
+            report.findings.append(_finding("error", "fonts", number, f"Type 3 font {name}"))
+            continue
+        descendant = font.DescendantFonts[0] if "/DescendantFonts" in font else font
+        descriptor = descendant.get("/FontDescriptor")
+        if descriptor is None or not any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")):
+            report.findings.append(_finding("error", "fonts", number, f"font {name} is not embedded"))

@@ -1,0 +1,131 @@
+"""Stage 7: the files for the printer: the interior (body pages) and the cover (封一–封四).
+
+Every page keeps its TrimBox and BleedBox; the MediaBox grows to hold crop marks outside the
+bleed (WeasyPrint's own `marks: crop` draws them inside it, where they would be printed).
+The reading-order issue PDF stays without marks.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+
+
+MM = 72 / 25.4
+MARK_GAP = 2 * MM  # between the bleed edge and the start of a mark
+MARK_LENGTH = 5 * MM
+MARK_WIDTH = 0.3  # pt: above the 0.25 pt hairline limit
+SLUG = 1 * MM  # free paper beyond the marks
+
+
+@dataclass(frozen=True)
+class PrintCondition:
+    """What the print files are made for: the printing condition's ICC profile and the PDF/X standard."""
+
+    profile: Path
+    pdfx: str  # page.pdfx: X-4
+
+
+def print_file(issue_pdf: bytes, pages: list[int], title: str, condition: PrintCondition) -> bytes:
+    """The given pages of the assembled issue, with crop marks and the output intent, as a print file."""
+    source = pikepdf.open(io.BytesIO(issue_pdf))
+    out = pikepdf.new()
+    for index in pages:
+        out.pages.append(source.pages[index])
+        page = out.pages[-1]
+        if "/CropBox" in page.obj:
+            del page.obj["/CropBox"]
+        trim = [float(v) for v in page.obj.TrimBox]
+        bleed_box = [float(v) for v in page.obj.BleedBox]
+        bleed = max(trim[0] - bleed_box[0], bleed_box[2] - trim[2], trim[1] - bleed_box[1], bleed_box[3] - trim[3])
+        reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
+        page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
+        _crop_marks(out, page, trim, bleed)
+    return _finish(out, title, condition)
+
+
+def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm: float, title: str,
+                  condition: PrintCondition) -> bytes:
+    """For perfect binding: the cover as two spreads, 封四 | spine | 封一 outside and 封二 | spine | 封三
+    inside, the spine as wide as the book block; crop marks at the corners, fold marks at the spine."""
+    source = pikepdf.open(io.BytesIO(issue_pdf))
+    out = pikepdf.new()
+    front, inside_front, inside_back, back = (source.pages[i] for i in covers)
+    trim_box = [float(v) for v in front.obj.TrimBox]
+    width, height = trim_box[2] - trim_box[0], trim_box[3] - trim_box[1]
+    spine, bleed = spine_mm * MM, bleed_mm * MM
+    reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
+    spread = [0.0, 0.0, 2 * width + spine, height]
+    for left, right in ((back, front), (inside_front, inside_back)):
+        page = out.add_blank_page(page_size=(spread[2], spread[3]))
+        page.obj.MediaBox = [-reach, -reach, spread[2] + reach, spread[3] + reach]
+        page.obj.TrimBox = spread
+        page.obj.BleedBox = [-bleed, -bleed, spread[2] + bleed, spread[3] + bleed]
+        for placed, x in ((left, 0.0), (right, width + spine)):
+            form = out.copy_foreign(placed.as_form_xobject())
+            name = page.add_resource(form, pikepdf.Name.XObject)
+            # each half keeps its bleed on the outer edges only; the spine stays clean
+            clip_x0 = -bleed if x == 0 else x
+            clip_x1 = width if x == 0 else spread[2] + bleed
+            drawing = (f"q {clip_x0:.3f} {-bleed:.3f} {clip_x1 - clip_x0:.3f} {height + 2 * bleed:.3f} re W n "
+                       f"1 0 0 1 {x - trim_box[0]:.3f} {-trim_box[1]:.3f} cm {name} Do Q\n")
+            page.contents_add(pikepdf.Stream(out, drawing.encode()), prepend=False)
+        _crop_marks(out, page, spread, bleed)
+        folds = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
+        for x in (width, width + spine):
+            folds.append(f"{x:.3f} {-bleed - MARK_GAP:.3f} m {x:.3f} {-bleed - MARK_GAP - MARK_LENGTH:.3f} l S")
+            folds.append(f"{x:.3f} {height + bleed + MARK_GAP:.3f} m {x:.3f} {height + bleed + MARK_GAP + MARK_LENGTH:.3f} l S")
+        folds.append("Q")
+        page.contents_add(pikepdf.Stream(out, "\n".join(folds).encode()), prepend=False)
+    return _finish(out, title, condition)
+
+
+def _finish(out: pikepdf.Pdf, title: str, condition: PrintCondition) -> bytes:
+    """Language, output intent and title of a print file, saved reproducibly."""
+    out.Root.Lang = pikepdf.String("zh-CN")
+    add_output_intent(out, condition.profile, condition.pdfx)
+    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = title
+        meta["xmp:CreatorTool"] = "typeset"
+    out.docinfo["/Title"] = title
+    buffer = io.BytesIO()
+    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True, min_version="1.7")
+    return buffer.getvalue()
+
+
+def _crop_marks(pdf, page, trim: list[float], bleed: float) -> None:
+    """Eight marks in registration colour, in line with the trim edges, outside the bleed."""
+    x0, y0, x1, y1 = trim
+    near, far = bleed + MARK_GAP, bleed + MARK_GAP + MARK_LENGTH
+    segments = []
+    for x, sign_x in ((x0, -1), (x1, 1)):
+        for y, sign_y in ((y0, -1), (y1, 1)):
+            segments.append((x + sign_x * near, y, x + sign_x * far, y))  # horizontal, along the trim's y
+            segments.append((x, y + sign_y * near, x, y + sign_y * far))  # vertical, along the trim's x
+    drawing = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
+    drawing += [f"{a:.3f} {b:.3f} m {c:.3f} {d:.3f} l S" for a, b, c, d in segments]
+    drawing.append("Q")
+    # the page's own content may leave its transformation in force: wrap it first
+    page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+    page.contents_add(pikepdf.Stream(pdf, b"\nQ\n" + "\n".join(drawing).encode()), prepend=False)
+
+
+def add_output_intent(pdf: pikepdf.Pdf, profile: Path, pdfx: str, condition: str = "FOGRA39") -> None:
+    """The output intent with the embedded profile, and the PDF/X identification (`pdfx`: X-4)."""
+    icc = pikepdf.Stream(pdf, profile.read_bytes())
+    icc.N = 4
+    intent = pikepdf.Dictionary(Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFX,
+                                OutputConditionIdentifier=pikepdf.String(condition),
+                                Info=pikepdf.String(profile.stem), RegistryName=pikepdf.String("http://www.color.org"),
+                                DestOutputProfile=pdf.make_indirect(icc))
+    pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(intent)])
+    pdf.docinfo["/GTS_PDFXVersion"] = pikepdf.String(f"PDF/{pdfx}")
+    pdf.docinfo["/Trapped"] = pikepdf.Name("/False")
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["pdfx:GTS_PDFXVersion"] = f"PDF/{pdfx}"
+        meta["pdfxid:GTS_PDFXVersion"] = f"PDF/{pdfx}"
+        meta["pdf:Trapped"] = "False"

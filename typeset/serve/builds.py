@@ -1,0 +1,77 @@
+"""The whole build behind the board: `typeset build` in a subprocess, which a newer save cancels."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..build import ISSUE_PDF, REPORT_JSON
+from ..pdf.pages import page_images
+from ..report import violates_plan
+from .board import THUMB_DPI, Board, board_pages
+
+
+class WholeBuild:
+    """Runs the whole build into the output folder and puts its pages on the board when done."""
+
+    def __init__(self, issue_dir: Path, out_dir: Path, board: Board, on_done):
+        self.issue_dir, self.out_dir, self.board = issue_dir, out_dir, board
+        self.on_done = on_done  # called with the new report once the board shows it
+        self.process: subprocess.Popen | None = None
+        self.generation = 0
+        self.lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop the whole build in flight: newer inputs supersede it, and the preview gets both cores."""
+        with self.lock:
+            self.generation += 1
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)  # its Ghostscript too
+
+    def start(self) -> None:
+        """Start the whole build, cancelling one still running: only the newest inputs count."""
+        self.cancel()
+        with self.lock:
+            generation = self.generation
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "typeset", "build", str(self.issue_dir), "-o", str(self.out_dir), "-q"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            process = self.process
+        self.board.publish(building=True)
+        threading.Thread(target=self._finish, args=(process, generation), daemon=True).start()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def _finish(self, process: subprocess.Popen, generation: int) -> None:
+        started = time.monotonic()
+        _, stderr = process.communicate()
+        if generation != self.generation:
+            return  # a newer build is on its way
+        if process.returncode not in (0, 3):
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            self.board.publish(building=False, error="\n".join(lines) or f"build failed ({process.returncode})",
+                               status="the build stopped on an input error: fix it and save")
+            return
+        try:
+            report = json.loads((self.out_dir / REPORT_JSON).read_text(encoding="utf-8"))
+            pdf = (self.out_dir / report["outputs"].get("issue", ISSUE_PDF)).read_bytes()
+            images = page_images(pdf, THUMB_DPI)
+        except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
+            self.board.publish(building=False, error=f"cannot read the build's outputs: {exc}")
+            return
+        if generation != self.generation:
+            return
+        self.board.set_pages(board_pages(report), {i: (png, pdf, i + 1, None) for i, png in enumerate(images)})
+        violated = any(violates_plan(a["fit"]) for a in report["articles"])
+        status = (f"built {time.strftime('%H:%M:%S')} in {time.monotonic() - started:.1f} s"
+                  + (" — the page plan is violated" if violated else ""))
+        self.board.publish(report=report, previewed={}, error=None, building=False, warm=False, status=status)
+        self.on_done(report)

@@ -23,6 +23,7 @@ from .inputs.articles import read_articles
 from .inputs.copyfit import Setting
 from .inputs.fonts import FontSet, load_fonts
 from .inputs.house import House, check_stylesheet_urls, find_house
+from .inputs.housestyle import load_house_style
 from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from .inputs.photos import cmyk_image, find_profile
 from .pdf.assemble import assemble_issue
@@ -155,6 +156,7 @@ def write_outputs(result: BuildResult, diagnostics: Diagnostics) -> None:
 class LaidOut:
     """Stages 1–4: the issue read and its body laid out on the page plan."""
 
+    house: House
     manifest: Manifest
     fonts: FontSet
     body: BodyLayout
@@ -168,9 +170,9 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
     house = find_house(issue_dir, display_root)
     read = read_for_layout(manifest, house, diagnostics, strict)
-    body = lay_out(read.manifest, read.articles, house, read.fonts, diagnostics, cache)
+    body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache)
     _report_fit(read.manifest, body, diagnostics)
-    return LaidOut(read.manifest, read.fonts, body, read.profile)
+    return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
 
 def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) -> None:
@@ -198,6 +200,7 @@ def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) 
 
 @dataclass
 class ReadForLayout:
+    house: House  # with its style (styles/house.yaml) read
     manifest: Manifest  # its cover photos in print colour
     articles: list  # inputs.articles.Article, their photos in print colour
     fonts: FontSet
@@ -208,6 +211,7 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
     """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
     loaded and covering every character, photos in print colour."""
     articles = read_articles(manifest, diagnostics, strict=strict)
+    house = replace(house, style=load_house_style(house, diagnostics))
     check_stylesheet_urls(house, diagnostics)
     font_dirs = house.dirs("fonts")
     fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
@@ -216,7 +220,7 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
     profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
     diagnostics.raise_if_errors()
     articles, manifest = _print_colour(articles, manifest, profile)
-    return ReadForLayout(manifest, articles, fonts, profile)
+    return ReadForLayout(house, manifest, articles, fonts, profile)
 
 
 def _print_colour(articles, manifest: Manifest, profile: Path):
@@ -264,8 +268,9 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
     manifest, body = laid_out.manifest, laid_out.body
     fonts = reportlab_fonts(laid_out.fonts, cover_text(manifest) + contents_text(manifest, body.fits))
-    covers_pdf = build_covers(manifest, fonts, diagnostics)
-    contents_pdf = build_contents(manifest, body.fits, fonts, diagnostics) if manifest.contents_pages else None
+    style = laid_out.house.style
+    covers_pdf = build_covers(manifest, style, fonts, diagnostics)
+    contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) if manifest.contents_pages else None
     assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
     if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
         diagnostics.warning(f"{len(assembled.labels)} pages: a saddle-stitched issue needs a multiple of 4",
@@ -333,8 +338,8 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
     articles = read.articles
     if settings is not None:
         articles = [replace(a, fit=settings.get(a.entry.file.stem)) for a in articles]
-    body = lay_out(read.manifest, articles, house, read.fonts, diagnostics, cache, fitting=settings is None)
-    return LaidOut(read.manifest, read.fonts, body, read.profile)
+    body = lay_out(read.manifest, articles, read.house, read.fonts, diagnostics, cache, fitting=settings is None)
+    return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
 
 @dataclass
@@ -361,7 +366,8 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         proofed = _proof_whole_issue(issue_dir, out_dir, diagnostics, display_root)
     house = find_house(issue_dir, display_root)
     stamp = f"{build_time()} · {proof_inputs_digest(proofed.manifest, house)}"
-    proof = proof_pdf(proofed.pdf, proofed.notes, proofed.fonts, stamp, options.spreads)
+    colours = load_house_style(house, diagnostics).colours
+    proof = proof_pdf(proofed.pdf, proofed.notes, proofed.fonts, colours, stamp, options.spreads)
     files = {PROOF_PDF: proof, **proofed.files}
     outputs = {"proof": PROOF_PDF}
     try:

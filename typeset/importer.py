@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostics, InputError
+from .inputs.articles import TEXT_KEYS
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -51,7 +52,7 @@ class Imported:
 
     def markdown(self) -> str:
         lines = ["---"]
-        for key in ("title", "kicker", "subtitle", "author", "author_note", "source", "end_note"):
+        for key in TEXT_KEYS:
             if self.front.get(key):
                 lines.append(f"{key}: {_yaml_scalar(self.front[key])}")
         lines.append("---")
@@ -125,7 +126,7 @@ class _Reader:
         front: dict[str, str] = {}
         blocks: list[str] = []
         pending_image: str | None = None
-        after_author = False  # a bracketed line right under the byline is the author's title
+        self._after_author = False  # a bracketed line right under the byline is the author's title
         paragraphs = [p for p in self.document.paragraphs]
         title_index = self._title_index(paragraphs)
         for index, paragraph in enumerate(paragraphs):
@@ -146,35 +147,7 @@ class _Reader:
                 pending_image = None
                 continue
             pending_image = None
-            if index == title_index:
-                front["title"] = plain
-                continue
-            lowered = style.lower()
-            if "kicker" in lowered or "引题" in style or (index == title_index - 1 and title_index > 0
-                                                          and "title" not in front):
-                front["kicker"] = plain
-                continue
-            if lowered == "subtitle" or (index == title_index + 1 and plain.startswith("——")):
-                front["subtitle"] = plain.lstrip("—").strip()
-                continue
-            if not blocks and "author" not in front:
-                match = _BYLINE.match(plain)
-                if match or _REPORTER.match(plain):
-                    front["author"] = match.group(1).strip() if match else plain
-                    after_author = True
-                    continue
-            match = _AUTHOR_NOTE.match(plain) or (_BRACKETED.match(plain) if after_author else None)
-            after_author = False
-            if match and "author_note" not in front:
-                front["author_note"] = match.group(1)
-                continue
-            match = _SOURCE.match(plain)
-            if match:
-                front["source"] = match.group(1)
-                continue
-            match = _END_NOTE.match(plain)
-            if match:
-                front["end_note"] = match.group(1)
+            if self._front_matter(index, title_index, style, plain, front, blocks):
                 continue
             level = self._heading_level(style, plain)
             if level:
@@ -187,6 +160,40 @@ class _Reader:
             self.diagnostics.error("no title found", file=self.shown,
                                    hint="give the title Word's Title or Heading 1 style")
         return Imported(front, "\n\n".join(blocks), self.images, self.changes)
+
+    def _front_matter(self, index: int, title_index: int, style: str, plain: str, front: dict, blocks: list) -> bool:
+        """Whether the paragraph is front matter (title, kicker, subtitle, byline, notes); kept in `front`."""
+        if index == title_index:
+            front["title"] = plain
+            return True
+        lowered = style.lower()
+        if "kicker" in lowered or "引题" in style or (index == title_index - 1 and title_index > 0
+                                                      and "title" not in front):
+            front["kicker"] = plain
+            return True
+        if lowered == "subtitle" or (index == title_index + 1 and plain.startswith("——")):
+            front["subtitle"] = plain.lstrip("—").strip()
+            return True
+        if not blocks and "author" not in front:
+            match = _BYLINE.match(plain)
+            if match or _REPORTER.match(plain):
+                front["author"] = match.group(1).strip() if match else plain
+                self._after_author = True
+                return True
+        match = _AUTHOR_NOTE.match(plain) or (_BRACKETED.match(plain) if self._after_author else None)
+        self._after_author = False
+        if match and "author_note" not in front:
+            front["author_note"] = match.group(1)
+            return True
+        match = _SOURCE.match(plain)
+        if match:
+            front["source"] = match.group(1)
+            return True
+        match = _END_NOTE.match(plain)
+        if match:
+            front["end_note"] = match.group(1)
+            return True
+        return False
 
     def _title_index(self, paragraphs) -> int:
         for index, paragraph in enumerate(paragraphs):

@@ -73,6 +73,7 @@ def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fo
             issue=manifest.issue,
             blocks=blocks,
             font_css=Markup(fonts.css()),
+            house_css=Markup(house.style.colours.css()),  # styles/house.yaml
             page_css=Markup(page_rules(manifest, blocks)),
             stylesheets=stylesheets,
             body=lambda article: Markup(article.body_html),  # already escaped by the Markdown stage

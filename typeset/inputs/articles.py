@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -18,11 +18,7 @@ from .manifest import ArticleEntry, Manifest
 from .yamlnodes import resolve_inside
 from .markdown import make_parser
 
-TEXT_KEYS = ("title", "kicker", "subtitle", "toc_title", "author", "author_note", "source", "end_note")
 LAYOUT_KEYS = ("columns", "fit")
-# The font role each piece of text is set in by the house style (styles/*.css); the coverage check follows it.
-FRONT_MATTER_ROLES = {"title": "title", "toc_title": "title", "kicker": "hei", "subtitle": "hei",
-                      "author": "kai", "author_note": "kai", "source": "kai", "end_note": "kai"}
 BODY_ROLES = {"article": "song", "foreword": "kai"}
 COLUMN_CHOICES = (1, 2, 3)
 END_MARK = "□"
@@ -38,19 +34,25 @@ class Figure:
     line: int
 
 
+def front_text(role: str) -> str:
+    """A text field of the front matter, set in the font role `role` by the house style
+    (styles/*.css); the font coverage check follows the role."""
+    return field(default="", metadata={"front_matter": role})
+
+
 @dataclass
 class Article:
     entry: ArticleEntry
     slug: str  # the file stem: the article's id in reports and CSS
     display: str  # the file as shown to the user
-    title: str
-    kicker: str = ""
-    subtitle: str = ""
-    toc_title: str = ""
-    author: str = ""
-    author_note: str = ""
-    source: str = ""
-    end_note: str = ""
+    title: str = front_text("title")
+    kicker: str = front_text("hei")  # 引题
+    subtitle: str = front_text("hei")  # 副题
+    toc_title: str = front_text("title")  # the title in the contents, where it differs
+    author: str = front_text("kai")
+    author_note: str = front_text("kai")  # （作者系…）
+    source: str = front_text("kai")  # printed as （来源：…）
+    end_note: str = front_text("kai")  # printed in brackets after the text
     columns: int | None = None  # None: the house style's default
     body_html: str = ""
     figures: list[Figure] = field(default_factory=list)
@@ -60,6 +62,11 @@ class Article:
     continued_here: list = field(default_factory=list)
     fit_limits: dict = field(default_factory=dict)  # knob -> (lo, hi) from the front matter's `fit:`
     fit: Setting | None = None  # the copyfitting chosen for it, if any
+
+
+# The front matter's text keys and the font role of each, in the order of the fields above.
+FRONT_MATTER_ROLES = {f.name: f.metadata["front_matter"] for f in fields(Article) if "front_matter" in f.metadata}
+TEXT_KEYS = tuple(FRONT_MATTER_ROLES)
 
 
 def read_articles(manifest: Manifest, diagnostics: Diagnostics, strict: bool = False) -> list[Article]:
@@ -74,73 +81,15 @@ def read_articles(manifest: Manifest, diagnostics: Diagnostics, strict: bool = F
 
 def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | None:
     display = manifest.display(entry.file)
-    raw = entry.file.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        diagnostics.error(f"not UTF-8 text (invalid byte at offset {exc.start}){_guess_encoding(raw)}",
-                          file=display, line=line, hint="save the article as UTF-8")
+    split = _split_front_matter(entry.file, display, diagnostics)
+    if split is None:
         return None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-
-    meta: dict = {}
-    body_start = 0  # 0-based index of the first body line
-    if lines and _FRONT_MATTER_FENCE.match(lines[0]):
-        end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
-        if end is None:
-            diagnostics.error("front matter is not closed", file=display, line=1, column=1,
-                              hint="end the front matter with a line of three dashes: ---")
-            return None
-        meta_node = _compose_front_matter("\n".join(lines[1:end]), display, diagnostics)
-        if meta_node is False:
-            return None
-        meta = meta_node
-        body_start = end + 1
-    else:
-        diagnostics.error("no front matter", file=display, line=1, column=1,
-                          hint="start the file with ---, a line `title: …`, and ---")
-        return None
-
-    article = Article(entry=entry, slug=entry.file.stem, display=display, title="")
+    meta, lines, body_start = split
+    article = Article(entry=entry, slug=entry.file.stem, display=display)
     errors_before = len(diagnostics.errors)
     for key, (value, line, column) in meta.items():
-        where = {"file": display, "line": line, "column": column, "key": key}
-        if key in TEXT_KEYS:
-            if value is None:
-                continue
-            if isinstance(value, (dict, list, bool)):
-                diagnostics.error(f"expected text, got {type(value).__name__}", **where)
-                continue
-            value = str(value).strip()
-            setattr(article, key, value)
-            article.text_lines.append((line, FRONT_MATTER_ROLES[key], value))
-        elif key == "fit":
-            if not isinstance(value, dict):
-                diagnostics.error("fit must be a mapping of knobs, e.g. {leading: [-0.05, 0], size: false}", **where)
-                continue
-            for knob, limit in value.items():
-                parsed = parse_range(limit, KNOBS[knob][0]) if knob in KNOBS else None
-                if parsed is None:
-                    diagnostics.error(f"fit.{knob}: expected [min, max], a number or false, got {limit!r}"
-                                      if knob in KNOBS else f"fit: unknown knob '{knob}'", **where,
-                                      hint=f"knobs: {', '.join(KNOBS)}; a range must include "
-                                           f"the house value ({', '.join(f'{k} {v[0]:g}' for k, v in KNOBS.items())})")
-                else:
-                    article.fit_limits[knob] = parsed
-        elif key == "columns":
-            if value not in COLUMN_CHOICES or isinstance(value, bool):
-                diagnostics.error(f"columns must be 1, 2 or 3, got {value!r}", **where)
-            else:
-                article.columns = value
-        else:
-            message = f"unknown front-matter key '{key}'"
-            hint = f"known keys: {', '.join(TEXT_KEYS + LAYOUT_KEYS)}"
-            if strict:
-                diagnostics.error(message, hint=hint, **where)
-            else:
-                diagnostics.warning(message, hint=hint, **where)
+        _front_matter_key(article, key, value, {"file": display, "line": line, "column": column, "key": key},
+                          diagnostics, strict)
     if not article.title:
         diagnostics.error("'title' is required", file=display, line=1, column=1, key="title",
                           hint="add `title: …` to the front matter")
@@ -152,6 +101,73 @@ def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | Non
     if len(diagnostics.errors) > errors_before:
         return None
     return article
+
+
+def _split_front_matter(path: Path, display: str, diagnostics: Diagnostics):
+    """(front matter {key: (value, line, column)}, the file's lines, index of the first body line);
+    None after an error."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        diagnostics.error(f"not UTF-8 text (invalid byte at offset {exc.start}){_guess_encoding(raw)}",
+                          file=display, line=line, hint="save the article as UTF-8")
+        return None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not (lines and _FRONT_MATTER_FENCE.match(lines[0])):
+        diagnostics.error("no front matter", file=display, line=1, column=1,
+                          hint="start the file with ---, a line `title: …`, and ---")
+        return None
+    end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
+    if end is None:
+        diagnostics.error("front matter is not closed", file=display, line=1, column=1,
+                          hint="end the front matter with a line of three dashes: ---")
+        return None
+    meta = _compose_front_matter("\n".join(lines[1:end]), display, diagnostics)
+    return None if meta is False else (meta, lines, end + 1)
+
+
+def _front_matter_key(article: Article, key: str, value, where: dict, diagnostics: Diagnostics, strict: bool) -> None:
+    if key in TEXT_KEYS:
+        if value is None:
+            return
+        if isinstance(value, (dict, list, bool)):
+            diagnostics.error(f"expected text, got {type(value).__name__}", **where)
+            return
+        value = str(value).strip()
+        setattr(article, key, value)
+        article.text_lines.append((where["line"], FRONT_MATTER_ROLES[key], value))
+    elif key == "fit":
+        _fit_limits(article, value, where, diagnostics)
+    elif key == "columns":
+        if value not in COLUMN_CHOICES or isinstance(value, bool):
+            diagnostics.error(f"columns must be 1, 2 or 3, got {value!r}", **where)
+        else:
+            article.columns = value
+    else:
+        message = f"unknown front-matter key '{key}'"
+        hint = f"known keys: {', '.join(TEXT_KEYS + LAYOUT_KEYS)}"
+        if strict:
+            diagnostics.error(message, hint=hint, **where)
+        else:
+            diagnostics.warning(message, hint=hint, **where)
+
+
+def _fit_limits(article: Article, value, where: dict, diagnostics: Diagnostics) -> None:
+    """`fit:` narrows, pins or forbids copyfitting knobs for this article."""
+    if not isinstance(value, dict):
+        diagnostics.error("fit must be a mapping of knobs, e.g. {leading: [-0.05, 0], size: false}", **where)
+        return
+    for knob, limit in value.items():
+        parsed = parse_range(limit, KNOBS[knob][0]) if knob in KNOBS else None
+        if parsed is None:
+            diagnostics.error(f"fit.{knob}: expected [min, max], a number or false, got {limit!r}"
+                              if knob in KNOBS else f"fit: unknown knob '{knob}'", **where,
+                              hint=f"knobs: {', '.join(KNOBS)}; a range must include "
+                                   f"the house value ({', '.join(f'{k} {v[0]:g}' for k, v in KNOBS.items())})")
+        else:
+            article.fit_limits[knob] = parsed
 
 
 def _compose_front_matter(text: str, display: str, diagnostics: Diagnostics):

@@ -9,8 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics
+
+if TYPE_CHECKING:
+    from .housestyle import HouseStyle
 
 KINDS = ("layout", "styles", "fonts")
 
@@ -26,6 +30,7 @@ def package_defaults() -> Path:
 class House:
     roots: list[Path]  # issue, project, package defaults; nearest first, without repeats
     display: dict[Path, str]  # how each root is shown in messages
+    style: HouseStyle | None = None  # styles/house.yaml, once read (housestyle.load_house_style)
 
     def dirs(self, kind: str) -> list[Path]:
         return [root / kind for root in self.roots if (root / kind).is_dir()]

@@ -77,23 +77,7 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
         if not sizes:
             continue
         size = sizes.most_common(1)[0][0]
-        # rows: characters of one size sharing a baseline (the text matrix's y: fonts of
-        # different ascent and descent stand on the same baseline in one line)
-        rows: dict[tuple[float, float], list[dict]] = {}
-        for c in chars:
-            rows.setdefault((-round(c["matrix"][5] * 2) / 2, round(c["size"], 1)), []).append(c)
-        segments = []
-        for key in sorted(rows):
-            row = sorted(rows[key], key=lambda c: c["x0"])
-            current = [row[0]]
-            for c in row[1:]:
-                if c["x0"] - current[-1]["x1"] > 1.2 * size:  # a column gutter (3 columns: 1.5 em)
-                    segments.append(current)
-                    current = [c]
-                else:
-                    current.append(c)
-            segments.append(current)
-        segments = [s for s in segments if "".join(c["text"] for c in s).strip()]
+        segments = _segments(chars, size)
         body = [s for s in segments if abs(s[0]["size"] - size) < 0.15]
         if not body:
             continue
@@ -104,20 +88,7 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
         full_line = widths[int(0.9 * (len(widths) - 1))]
         columns = max(1, round((block_right - block_left) / full_line))
         width = (block_right - block_left) / columns
-        pitch = 1.6 * size
-        # bands: where no text at all stands across the page for more than two lines (a photo), or
-        # at a rule across the text block (a continuation set after an article)
-        rules = [r["top"] for r in page.lines + page.rects
-                 if r["x1"] - r["x0"] > 0.6 * (block_right - block_left)]  # a border: its top edge
-        bands: list[list[list[dict]]] = [[]]
-        previous = None
-        for s in sorted(segments, key=lambda s: s[0]["bottom"]):
-            if previous is not None and (s[0]["top"] - previous > 2 * pitch
-                                         or any(previous < rule < s[0]["top"] for rule in rules)):
-                bands.append([])
-            bands[-1].append(s)
-            previous = s[0]["bottom"] if previous is None else max(previous, s[0]["bottom"])
-        for band in bands:
+        for band in _bands(page, segments, block_right - block_left, 1.6 * size):
             by_column: dict[int, list[list[dict]]] = {}
             for s in band:
                 column = min(columns - 1, max(0, int((s[0]["x0"] - block_left + size) // width)))
@@ -130,6 +101,43 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
                 for s in sorted(column_segments, key=lambda s: s[0]["bottom"]):
                     lines.append(Line(index, s, left, right, size, body=abs(s[0]["size"] - size) < 0.15))
     return lines
+
+
+def _segments(chars: list[dict], size: float) -> list[list[dict]]:
+    """Runs of characters of one size on one baseline, cut at column gutters; blank runs dropped.
+
+    A row is keyed by the text matrix's y: fonts of different ascent and descent stand on the
+    same baseline in one line."""
+    rows: dict[tuple[float, float], list[dict]] = {}
+    for c in chars:
+        rows.setdefault((-round(c["matrix"][5] * 2) / 2, round(c["size"], 1)), []).append(c)
+    segments = []
+    for key in sorted(rows):
+        row = sorted(rows[key], key=lambda c: c["x0"])
+        current = [row[0]]
+        for c in row[1:]:
+            if c["x0"] - current[-1]["x1"] > 1.2 * size:  # a column gutter (3 columns: 1.5 em)
+                segments.append(current)
+                current = [c]
+            else:
+                current.append(c)
+        segments.append(current)
+    return [s for s in segments if "".join(c["text"] for c in s).strip()]
+
+
+def _bands(page, segments: list[list[dict]], block_width: float, pitch: float) -> list[list[list[dict]]]:
+    """The page cut across where no text stands for more than two lines (a photo), or at a rule
+    across the text block (a continuation set after an article)."""
+    rules = [r["top"] for r in page.lines + page.rects if r["x1"] - r["x0"] > 0.6 * block_width]  # a border's top
+    bands: list[list[list[dict]]] = [[]]
+    previous = None
+    for s in sorted(segments, key=lambda s: s[0]["bottom"]):
+        if previous is not None and (s[0]["top"] - previous > 2 * pitch
+                                     or any(previous < rule < s[0]["top"] for rule in rules)):
+            bands.append([])
+        bands[-1].append(s)
+        previous = s[0]["bottom"] if previous is None else max(previous, s[0]["bottom"])
+    return bands
 
 
 def _is_latin(char: str) -> bool:

@@ -159,67 +159,80 @@ def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightRepo
           visited: set) -> None:
     """Follow a content stream: fonts used, images placed, strokes drawn."""
     _check_fonts(resources, number, report, seen_fonts)
-    xobjects = resources.get("/XObject", pikepdf.Dictionary())
-    stack: list = []
-    line_width = 1.0
-    rgb_reported = False
-    fonts = resources.get("/Font", pikepdf.Dictionary())
-    composite = False  # the current font is a CID font: two-byte codes, 0 is .notdef (Identity)
-    notdef_reported = False
-
-    def rgb(where: str) -> None:
-        nonlocal rgb_reported
-        if report.pdfx and not rgb_reported:
-            report.findings.append(_finding("error", "colour", number, f"RGB colour in a PDF/X file ({where})"))
-            rgb_reported = True
-
     try:
         instructions = pikepdf.parse_content_stream(container)
     except pikepdf.PdfError as exc:
         report.findings.append(_finding("error", "content", number, f"unreadable content: {exc}"))
         return
-    for operands, operator in instructions:
-        op = str(operator)
-        if op == "q":
-            stack.append((ctm, line_width))
-        elif op == "Q" and stack:
-            ctm, line_width = stack.pop()
-        elif op == "cm":
-            ctm = ctm.then(operands)
-        elif op == "w":
-            line_width = float(operands[0])
-        elif op == "Tf":
-            font = fonts.get(operands[0])
-            composite = font is not None and font.get("/Subtype") == "/Type0" and \
-                str(font.get("/Encoding", "")) == "/Identity-H"
-        elif op in ("Tj", "TJ", "'", '"') and composite and not notdef_reported:
-            strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
-            codes = b"".join(bytes(s) for s in strings)
-            if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
-                report.findings.append(_finding("error", "glyphs", number, "text drawn with the .notdef glyph "
-                                                                            "(a character the font lacks)"))
-                notdef_reported = True
-        elif op in ("rg", "RG"):
-            rgb(f"{op} operator")
-        elif op in ("cs", "CS") and _is_rgb(operands[0], resources):
-            rgb(f"colour space {operands[0]}")
-        elif op in ("S", "s", "B", "B*", "b", "b*"):
-            width = line_width * ctm.scale()
-            if width < HAIRLINE_PT:
-                report.findings.append(_finding("error", "hairline", number,
-                                               f"a stroke of {width:.2f} pt (less than {HAIRLINE_PT} pt)"))
-        elif op == "Do":
-            name = operands[0]
-            xobject = xobjects.get(name)
-            if xobject is None:
-                continue
-            subtype = xobject.get("/Subtype")
-            if subtype == "/Image":
-                _check_image(xobject, ctm, number, report)
-            elif subtype == "/Form" and xobject.objgen not in visited:
-                matrix = xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])
-                _walk(xobject, xobject.get("/Resources", resources), ctm.then(matrix), number, report,
-                      seen_fonts, visited | {xobject.objgen})
+    _ContentWalk(resources, ctm, number, report, seen_fonts, visited).run(instructions)
+
+
+class _ContentWalk:
+    """The graphics state along one content stream, and what it draws that preflight checks."""
+
+    def __init__(self, resources, ctm: _Matrix, number: int, report: PreflightReport, seen_fonts: set, visited: set):
+        self.resources, self.ctm, self.number, self.report = resources, ctm, number, report
+        self.seen_fonts, self.visited = seen_fonts, visited
+        self.xobjects = resources.get("/XObject", pikepdf.Dictionary())
+        self.fonts = resources.get("/Font", pikepdf.Dictionary())
+        self.stack: list = []
+        self.line_width = 1.0
+        self.composite = False  # the current font is a CID font: two-byte codes, 0 is .notdef (Identity)
+        self.rgb_reported = self.notdef_reported = False
+
+    def run(self, instructions) -> None:
+        for operands, operator in instructions:
+            op = str(operator)
+            if op == "q":
+                self.stack.append((self.ctm, self.line_width))
+            elif op == "Q" and self.stack:
+                self.ctm, self.line_width = self.stack.pop()
+            elif op == "cm":
+                self.ctm = self.ctm.then(operands)
+            elif op == "w":
+                self.line_width = float(operands[0])
+            elif op == "Tf":
+                font = self.fonts.get(operands[0])
+                self.composite = font is not None and font.get("/Subtype") == "/Type0" and \
+                    str(font.get("/Encoding", "")) == "/Identity-H"
+            elif op in ("Tj", "TJ", "'", '"') and self.composite and not self.notdef_reported:
+                self.text(op, operands)
+            elif op in ("rg", "RG"):
+                self.rgb(f"{op} operator")
+            elif op in ("cs", "CS") and _is_rgb(operands[0], self.resources):
+                self.rgb(f"colour space {operands[0]}")
+            elif op in ("S", "s", "B", "B*", "b", "b*"):
+                width = self.line_width * self.ctm.scale()
+                if width < HAIRLINE_PT:
+                    self.report.findings.append(_finding("error", "hairline", self.number,
+                                                         f"a stroke of {width:.2f} pt (less than {HAIRLINE_PT} pt)"))
+            elif op == "Do":
+                self.xobject(operands[0])
+
+    def rgb(self, where: str) -> None:
+        if self.report.pdfx and not self.rgb_reported:
+            self.report.findings.append(_finding("error", "colour", self.number, f"RGB colour in a PDF/X file ({where})"))
+            self.rgb_reported = True
+
+    def text(self, op: str, operands) -> None:
+        strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
+        codes = b"".join(bytes(s) for s in strings)
+        if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
+            self.report.findings.append(_finding("error", "glyphs", self.number, "text drawn with the .notdef glyph "
+                                                                                 "(a character the font lacks)"))
+            self.notdef_reported = True
+
+    def xobject(self, name) -> None:
+        xobject = self.xobjects.get(name)
+        if xobject is None:
+            return
+        subtype = xobject.get("/Subtype")
+        if subtype == "/Image":
+            _check_image(xobject, self.ctm, self.number, self.report)
+        elif subtype == "/Form" and xobject.objgen not in self.visited:
+            matrix = xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])
+            _walk(xobject, xobject.get("/Resources", self.resources), self.ctm.then(matrix), self.number, self.report,
+                  self.seen_fonts, self.visited | {xobject.objgen})
 
 
 def _is_rgb(name, resources) -> bool:

@@ -14,6 +14,7 @@ import weasyprint
 
 from .assemble import unique_subset_tags
 from ..inputs.fonts import FontSet
+from ..inputs.housestyle import Colours
 
 
 def build_time() -> str:
@@ -22,7 +23,7 @@ def build_time() -> str:
     return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
-def proof_pdf(pdf: bytes, page_notes: list[str], fonts: FontSet, stamp: str, spreads: bool) -> bytes:
+def proof_pdf(pdf: bytes, page_notes: list[str], fonts: FontSet, colours: Colours, stamp: str, spreads: bool) -> bytes:
     """The pages of `pdf` at trim size with the proof watermark; `page_notes[i]` goes in page i's margin."""
     source = pikepdf.open(io.BytesIO(pdf))
     first = source.pages[0].obj.TrimBox
@@ -31,12 +32,12 @@ def proof_pdf(pdf: bytes, page_notes: list[str], fonts: FontSet, stamp: str, spr
     # over the pages: the watermark is translucent, so it never hides the text it marks.
     pages = "".join(f'<section><div class="watermark">校样</div><div class="stamp">校样 {html.escape(stamp)}</div>'
                     f'<div class="note">{html.escape(note)}</div></section>' for note in page_notes)
-    document = (f"<html lang=\"zh-Hans-CN\"><style>{fonts.css()}"
+    document = (f"<html lang=\"zh-Hans-CN\"><style>{fonts.css()}{colours.css()}"
                 f"@page {{ size: {width}pt {height}pt; margin: 0; }}"
                 "section { position: relative; width: 100%; height: 100vh; break-after: page; "
-                "  font-family: var(--font-hei); color: device-cmyk(0 0.95 0.85 0.3); }"
+                "  font-family: var(--font-hei); color: var(--colour-red); }"
                 ".watermark { position: absolute; top: 42%; left: 0; right: 0; text-align: center; font-size: 110pt;"
-                "  color: device-cmyk(0 0 0 1); opacity: 0.09; transform: rotate(-35deg); }"
+                "  color: var(--colour-ink); opacity: 0.09; transform: rotate(-35deg); }"
                 ".stamp, .note { position: absolute; bottom: 5mm; font-size: 6.5pt; }"
                 ".stamp { left: 8mm; } .note { right: 8mm; }"
                 f"</style><body style=\"margin: 0\">{pages}</body></html>")

@@ -1,4 +1,5 @@
-"""Command line: `typeset build ISSUE_DIR [-o OUT_DIR]`.
+"""The command line: options, and the printing of what a command did. The work is elsewhere
+(build.py runs the stages); problems are printed by `show` and `fail` only.
 
 Exit codes: 0 built clean, 1 input error (nothing written), 2 usage, 3 built but the page
 plan is violated (overset text).
@@ -160,8 +161,7 @@ def preflight_command(pdf: Path, binding: str | None, as_json: bool) -> None:
     try:
         checked = preflight(pdf, binding=binding)
     except pikepdf.PdfError as exc:
-        click.echo(f"{pdf}: not a readable PDF ({exc})", err=True)
-        sys.exit(EXIT_INPUT)
+        fail(f"{pdf}: not a readable PDF ({exc})", "preflight checks PDF files; is this one damaged or not a PDF?")
     click.echo(json.dumps(checked.as_json(), ensure_ascii=False, indent=2) if as_json else checked.table())
     if checked.errors:
         sys.exit(EXIT_INPUT)
@@ -235,8 +235,7 @@ def diff_command(old: Path, new: Path | None, out_dir: Path | None) -> None:
     try:
         changes, images = compare(old, new)
     except (pikepdf.PdfError, subprocess.CalledProcessError) as exc:
-        click.echo(f"error: cannot compare the files: {exc}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail(f"cannot compare the files: {exc}", "give two PDFs that typeset built, or an issue folder")
     out_dir = out_dir if out_dir is not None else new.parent / "diff"
     for name, data in images.items():
         write_atomic(out_dir / name, data)

@@ -12,6 +12,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,6 +27,7 @@ from ..diagnostics import Diagnostics
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
+from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
 from ..store import Inputs, digest, user_cache
 from . import justify
@@ -40,6 +42,8 @@ class Engine:
                  diagnostics: Diagnostics):
         justify.install()
         _subset_fonts_in_parallel()
+        if house.style is None:  # callers that did not read the house style with the inputs
+            house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
         self.font_config = _font_configuration(digest(Inputs(stamped=font_files(fonts))))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pikepdf
 from PIL import Image, ImageMath
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Diagnostics
 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
@@ -40,15 +40,19 @@ class PreflightReport:
     file: str
     pages: int = 0
     pdfx: bool = False  # the file has an output intent: colour must be CMYK (or gray)
-    findings: list[Diagnostic] = field(default_factory=list)
+    checks: Diagnostics = field(default_factory=Diagnostics)  # the findings
+
+    @property
+    def findings(self) -> list[Diagnostic]:
+        return self.checks.items
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [f for f in self.findings if f.severity == "error"]
+        return self.checks.errors
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [f for f in self.findings if f.severity == "warning"]
+        return self.checks.warnings
 
     def as_json(self) -> dict:
         return {"file": self.file, "pages": self.pages, "errors": len(self.errors), "warnings": len(self.warnings),

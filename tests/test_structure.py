@@ -1,0 +1,39 @@
+"""The package as shipped: the manifest's documented keys come from its schema, and an installed
+(not editable) typeset carries its house style."""
+
+import shutil
+import site
+import subprocess
+import sys
+import zipfile
+
+from conftest import DEMO, REPO, pdf_text_by_page
+
+from typeset.inputs.schema import manifest_reference
+
+
+def test_the_readme_lists_the_manifest_keys_the_schema_declares():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{manifest_reference()}```" in readme
+
+
+def test_an_installed_typeset_builds_an_issue_from_any_folder(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "wheel"), str(REPO)], check=True, capture_output=True)
+    installed = tmp_path / "installed"
+    with zipfile.ZipFile(next((tmp_path / "wheel").glob("typeset-*.whl"))) as wheel:
+        wheel.extractall(installed)
+    issue = tmp_path / "elsewhere" / "demo"  # not under a project: only the packaged house style applies
+    shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
+    # -S: without site, the editable install of the checkout is not seen; the dependencies come
+    # from this environment's site-packages on the path
+    env = {"PYTHONPATH": ":".join([str(installed), *site.getsitepackages()]), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    where = subprocess.run([sys.executable, "-S", "-c", "import typeset.inputs.house as h; print(h.package_defaults())"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert where.stdout.strip() == str(installed / "typeset" / "house")
+    built = subprocess.run([sys.executable, "-S", "-m", "typeset", "build", str(issue), "-o", str(tmp_path / "out"),
+                            "-q"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    pages = pdf_text_by_page(tmp_path / "out" / "issue.pdf")
+    assert len(pages) == 10 and "一本杂志是怎样排出来的" in "".join(pages)

@@ -1,9 +1,14 @@
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# The tests read English messages unless they ask for Chinese (test_i18n.py); a developer's own
+# zh_CN locale must not change what they expect.
+os.environ["TYPESET_LANG"] = "en"
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "issues" / "demo"

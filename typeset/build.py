@@ -16,6 +16,7 @@ from pathlib import Path
 from .body.layoutcache import LayoutCache
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics
+from .i18n import _
 from .frontpages.contents import build_contents, contents_text
 from .frontpages.covers import build_covers, cover_text
 from .frontpages.fonts import reportlab_fonts
@@ -29,7 +30,7 @@ from .inputs.photos import cmyk_image, find_profile
 from .pdf.assemble import assemble_issue
 from .pdf.package import PACKAGE, package_zip
 from .pdf.pages import page_images
-from .pdf.preflight import preflight
+from .pdf.preflight import preflight, preflight_warning
 from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .report import BuildReport, BuildResult, fit_status
@@ -142,8 +143,8 @@ def write_outputs(result: BuildResult, diagnostics: Diagnostics) -> None:
             write_atomic(result.out_dir / rel, data)
         write_atomic(result.out_dir / REPORT_JSON, result.report.encode())
     except OSError as exc:
-        diagnostics.error(f"cannot write to {result.out_dir}: {exc.strerror or exc}",
-                          hint="choose another output folder with -o")
+        diagnostics.error(_("cannot write to {folder}: {reason}", folder=result.out_dir, reason=exc.strerror or exc),
+                          hint=_("choose another output folder with -o"))
         raise OutputError(diagnostics) from None
     for path in result.stale:
         path.unlink(missing_ok=True)
@@ -182,20 +183,23 @@ def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) 
         where = {"file": manifest.display(fit.article.entry.file)}
         if status == "overset":
             diagnostics.warning(
-                f"overset: {fit.overset_lines} lines ({fit.overset_chars} characters) do not fit pages {fit.planned}",
-                hint="cut the text, or give the article more pages in issue.yaml", **where)
+                _("overset: {lines} lines ({chars} characters) do not fit pages {pages}", lines=fit.overset_lines,
+                  chars=fit.overset_chars, pages=fit.planned),
+                hint=_("cut the text, or give the article more pages in issue.yaml"), **where)
         elif status == "moved":
-            diagnostics.warning(f"starts on page {fit.first_folio}, planned for {fit.planned.first}",
-                                hint="an article before it without planned pages ran long", **where)
+            diagnostics.warning(_("starts on page {page}, planned for {planned}", page=fit.first_folio,
+                                  planned=fit.planned.first),
+                                hint=_("an article before it without planned pages ran long"), **where)
         elif fit.blank_folios:
             pages = ", ".join(map(str, fit.blank_folios))
-            diagnostics.warning(f"ends early: page(s) {pages} of its planned pages {fit.planned} stay blank",
-                                hint="add text or a photo, or plan fewer pages", **where)
+            diagnostics.warning(_("ends early: page(s) {blank} of its planned pages {pages} stay blank", blank=pages,
+                                  pages=fit.planned),
+                                hint=_("add text or a photo, or plan fewer pages"), **where)
     for folio, purpose in body.blank_pages:
         if purpose == "unplanned":
-            diagnostics.warning(f"page {folio} is not planned for any article and stays blank",
+            diagnostics.warning(_("page {page} is not planned for any article and stays blank", page=folio),
                                 file=manifest.display(manifest.root / MANIFEST_NAME),
-                                hint="plan an article on it, or let the articles before it run on")
+                                hint=_("plan an article on it, or let the articles before it run on"))
 
 
 @dataclass
@@ -247,9 +251,10 @@ def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
                 continue
             for char in fonts.uncovered(role, text):
                 diagnostics.error(
-                    f"character '{char}' (U+{ord(char):04X}) is in no font of role '{role}' "
-                    f"({fonts.roles[role].family}) or its fallbacks", file=article.display, line=line,
-                    hint="replace the character, or add a font that has it as a fallback in fonts/fonts.yaml")
+                    _("character '{char}' (U+{code:04X}) is in no font of role '{role}' ({family}) or its fallbacks",
+                      char=char, code=ord(char), role=role, family=fonts.roles[role].family),
+                    file=article.display, line=line,
+                    hint=_("replace the character, or add a font that has it as a fallback in fonts/fonts.yaml"))
 
 
 def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
@@ -273,10 +278,11 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) if manifest.contents_pages else None
     assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
     if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
-        diagnostics.warning(f"{len(assembled.labels)} pages: a saddle-stitched issue needs a multiple of 4",
+        diagnostics.warning(_("{pages} pages: a saddle-stitched issue needs a multiple of 4",
+                              pages=len(assembled.labels)),
                             file=manifest.display(manifest.root / MANIFEST_NAME), key="sections",
-                            hint="plan pages so that covers + body come to a multiple of 4, "
-                                 "or set page.binding: perfect")
+                            hint=_("plan pages so that covers + body come to a multiple of 4, "
+                                   "or set page.binding: perfect"))
     files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
     checks = _preflight(files, outputs, diagnostics)
@@ -306,9 +312,8 @@ def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Di
         checked = preflight(outputs[kind], data=files[outputs[kind]])
         checks[kind] = checked.as_json()
         for finding in checked.findings:
-            where = f" page {finding.page}" if finding.page else ""
-            diagnostics.warning(f"preflight {outputs[kind]}{where} ({finding.key}, {finding.severity}): "
-                                f"{finding.message}", hint="run `typeset preflight` on the file for the full table")
+            diagnostics.warning(preflight_warning(outputs[kind], finding),
+                                hint=_("run `typeset preflight` on the file for the full table"))
     return checks
 
 
@@ -329,8 +334,10 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
     known = [a.file.stem for a in manifest.articles]
     for wanted in article_ids:
         if wanted not in known:
-            diagnostics.error(f"no article '{wanted}' in this issue", file=manifest.display(issue_dir / MANIFEST_NAME),
-                              hint=f"articles are named by their file's stem, e.g. {known[0] if known else '01-name'}")
+            diagnostics.error(_("no article '{name}' in this issue", name=wanted),
+                              file=manifest.display(issue_dir / MANIFEST_NAME),
+                              hint=_("articles are named by their file's stem, e.g. {example}",
+                                     example=known[0] if known else "01-name"))
     diagnostics.raise_if_errors()
     sections = [replace(s, articles=[a for a in s.articles if a.file.stem in article_ids]) for s in manifest.sections]
     chosen = replace(manifest, sections=[s for s in sections if s.articles], contents=None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .i18n import _
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -36,9 +38,9 @@ class Diagnostic:
     def format(self) -> str:
         text = self.headline()
         if self.severity == "warning":
-            text = f"warning: {text}"
+            text = _("warning: {text}", text=text)
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += "\n" + _("  hint: {hint}", hint=self.hint)
         return text
 
     def as_json(self) -> dict:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostics, InputError
+from .i18n import N_, _
 from .inputs.articles import TEXT_KEYS
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -60,8 +61,9 @@ class Imported:
 
     def report(self) -> str:
         if not self.changes:
-            return "cleaning: nothing to clean"
-        return "cleaning: " + ", ".join(f"{count} {kind}" for kind, count in sorted(self.changes.items()))
+            return _("cleaning: nothing to clean")
+        changes = [_("{count} {kind}", count=count, kind=_(kind)) for kind, count in sorted(self.changes.items())]
+        return _("cleaning: {changes}", changes=", ".join(changes))
 
 
 def _yaml_scalar(text: str) -> str:
@@ -77,31 +79,32 @@ def import_docx(path: Path, diagnostics: Diagnostics, accept_changes: bool = Fal
     shown = str(path)
     raw = path.read_bytes() if path.is_file() else b""
     if not path.is_file():
-        diagnostics.error("no such file", file=shown)
+        diagnostics.error(_("no such file"), file=shown)
         raise InputError(diagnostics)
     if raw[:8] == bytes.fromhex("D0CF11E0A1B11AE1"):
-        diagnostics.error("an old .doc or a password-protected Word file, not a .docx", file=shown,
-                          hint="open it in Word, remove the password, and save it as .docx (Word 2007 or later)")
+        diagnostics.error(_("an old .doc or a password-protected Word file, not a .docx"), file=shown,
+                          hint=_("open it in Word, remove the password, and save it as .docx (Word 2007 or later)"))
         raise InputError(diagnostics)
     if not zipfile.is_zipfile(io.BytesIO(raw)):
-        diagnostics.error("not a .docx file (a .docx is a zip of XML parts)", file=shown,
-                          hint="save the article from Word as .docx")
+        diagnostics.error(_("not a .docx file (a .docx is a zip of XML parts)"), file=shown,
+                          hint=_("save the article from Word as .docx"))
         raise InputError(diagnostics)
     try:
         document = docx.Document(io.BytesIO(raw))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        diagnostics.error(f"the .docx is damaged: {exc}", file=shown, hint="open and save it again in Word")
+        diagnostics.error(_("the .docx is damaged: {reason}", reason=exc), file=shown,
+                          hint=_("open and save it again in Word"))
         raise InputError(diagnostics) from None
 
     body = document.element.body
     if body.findall(f".//{W}ins") or body.findall(f".//{W}del"):
         if not accept_changes:
-            diagnostics.error("the document has tracked changes", file=shown,
-                              hint="accept or reject them in Word, or import with --accept-changes")
+            diagnostics.error(_("the document has tracked changes"), file=shown,
+                              hint=_("accept or reject them in Word, or import with --accept-changes"))
     comments = [part for part in document.part.package.parts if str(part.partname).endswith("/comments.xml")]
     if comments and not drop_comments and b"<w:comment " in comments[0].blob:
-        diagnostics.error("the document has comments", file=shown,
-                          hint="resolve them in Word, or import with --drop-comments")
+        diagnostics.error(_("the document has comments"), file=shown,
+                          hint=_("resolve them in Word, or import with --drop-comments"))
     diagnostics.raise_if_errors()
 
     reader = _Reader(document, shown, diagnostics, verbatim, image_prefix)
@@ -140,7 +143,7 @@ class _Reader:
                     pending_image = None if caption else blocks[-1]
                 continue
             if not plain:
-                self.changes["empty paragraphs removed"] += 1
+                self.changes[N_("empty paragraphs removed")] += 1
                 continue
             if pending_image is not None and (style.lower() == "caption" or _CAPTION.match(plain)):
                 blocks[-1] = pending_image.replace("![]", f"![{plain}]")
@@ -157,8 +160,8 @@ class _Reader:
         for number, note in enumerate(self.notes, start=1):
             blocks.append(f"[{number}] {note}")
         if "title" not in front:
-            self.diagnostics.error("no title found", file=self.shown,
-                                   hint="give the title Word's Title or Heading 1 style")
+            self.diagnostics.error(_("no title found"), file=self.shown,
+                                   hint=_("give the title Word's Title or Heading 1 style"))
         return Imported(front, "\n\n".join(blocks), self.images, self.changes)
 
     def _front_matter(self, index: int, title_index: int, style: str, plain: str, front: dict, blocks: list) -> bool:
@@ -235,7 +238,7 @@ class _Reader:
                 elif child.tag == f"{W}tab":
                     text.append(" ")
                 elif child.tag in (f"{W}br", f"{W}cr"):
-                    self.changes["manual line breaks joined"] += 1
+                    self.changes[N_("manual line breaks joined")] += 1
                 elif child.tag == f"{W}footnoteReference":
                     note = self.footnotes.get(child.get(f"{W}id"))
                     if note:
@@ -243,13 +246,13 @@ class _Reader:
                         text.append(f"[{len(self.notes)}]")
             if text:
                 pieces.append((bold, "".join(text)))
-        plain = self._clean("".join(text for _, text in pieces))
+        plain = self._clean("".join(text for _bold, text in pieces))
         if not plain:
             return "", ""
         # runs of bold text become **…**, with white space kept outside the markers
         markdown = []
         for bold, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
-            chunk = "".join(text for _, text in group)
+            chunk = "".join(text for _bold, text in group)
             if bold and chunk.strip():
                 lead, core, trail = re.match(r"^(\s*)(.*?)(\s*)$", chunk, re.S).groups()
                 chunk = f"{lead}**{core}**{trail}"
@@ -263,14 +266,14 @@ class _Reader:
                 self.changes[kind] += number
             return new
 
-        text = sub(r"^[\u3000 \t]+", "", text, "indents removed")
+        text = sub(r"^[\u3000 \t]+", "", text, N_("indents removed"))
         text = text.rstrip()
-        text = sub(r"(?<=\S) {2,}(?=\S)", " ", text, "repeated spaces collapsed")
+        text = sub(r"(?<=\S) {2,}(?=\S)", " ", text, N_("repeated spaces collapsed"))
         if not self.verbatim:
             fullwidth = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
             text = sub(rf"(?<=[{_HAN}])([,;:?!])(?=[{_HAN}])", lambda m: fullwidth[m.group(1)], text,
-                       "half-width punctuation made full-width")
-            text = sub(rf'"([^"]*[{_HAN}][^"]*)"', r"“\1”", text, "straight quotes made Chinese")
+                       N_("half-width punctuation made full-width"))
+            text = sub(rf'"([^"]*[{_HAN}][^"]*)"', r"“\1”", text, N_("straight quotes made Chinese"))
         return text
 
     def _images(self, paragraph) -> list[str]:
@@ -282,8 +285,9 @@ class _Reader:
                 continue
             extension = IMAGE_TYPES.get(part.content_type)
             if extension is None:
-                self.diagnostics.error(f"an embedded image is {part.content_type}, which cannot be printed as is",
-                                       file=self.shown, hint="replace it in Word with a JPEG or PNG")
+                self.diagnostics.error(_("an embedded image is {type}, which cannot be printed as is",
+                                         type=part.content_type),
+                                       file=self.shown, hint=_("replace it in Word with a JPEG or PNG"))
                 continue
             name = f"{self.image_prefix}-{len(self.images) + 1}{extension}"
             self.images[name] = part.blob
@@ -324,7 +328,7 @@ def add_to_manifest(manifest_path: Path, section: str, file: str, pages: str | N
     from ruamel.yaml.util import load_yaml_guess_indent
 
     text = manifest_path.read_text(encoding="utf-8")
-    _, indent, block_indent = load_yaml_guess_indent(text)
+    indent, block_indent = load_yaml_guess_indent(text)[1:]
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .body.planning import ArticleFit, BodyLayout
 from .diagnostics import Diagnostics
+from .i18n import _
 from .inputs.cjk import display_width
 from .inputs.manifest import Manifest
 
@@ -27,6 +28,15 @@ def fit_status(fit: ArticleFit) -> str:
     if fit.blank_folios or (fit.lines_per_page and fit.underfill_lines * 2 >= fit.lines_per_page):
         return "underfill"
     return "ok"
+
+
+def fit_word(status: str) -> str:
+    """A fit status as a person reads it (the report keeps the English key)."""
+    return {"ok": _("ok"), "underfill": _("underfill"), "overset": _("overset"), "moved": _("moved")}[status]
+
+
+def knob_word(knob: str) -> str:
+    return {"leading": _("leading"), "tracking": _("tracking"), "size": _("size"), "photo_scale": _("photo")}[knob]
 
 
 def violates_plan(status: str) -> bool:
@@ -151,7 +161,7 @@ class BuildResult:
 
 def fit_table(report: BuildReport) -> str:
     """The fit table printed after a build: section, title, planned and actual pages, settings, fit."""
-    header = ("section", "title", "planned", "actual", "settings", "fit")
+    header = (_("section"), _("title"), _("planned"), _("actual"), _("settings"), _("fit"))
     widths = (18, 34, 8, 8, 30, 0)
     rows = [header] + [_row(article) for article in report.articles]
     lines = ["  ".join(_clip(cell, w) if w else cell for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -161,17 +171,17 @@ def fit_table(report: BuildReport) -> str:
 
 def _row(a: ArticleReport) -> tuple[str, ...]:
     planned = "-" if a.planned is None else _pages(a.planned)
-    detail = a.fit
+    detail = fit_word(a.fit)
     if a.continuation:
-        detail += f" +{a.continuation['lines']} lines on p.{a.continuation['page']}"
+        detail += _(" +{lines} lines on p.{page}", lines=a.continuation["lines"], page=a.continuation["page"])
     if a.overset_lines:
-        detail += f" +{a.overset_lines} lines ({a.overset_chars} chars)"
+        detail += _(" +{lines} lines ({chars} chars)", lines=a.overset_lines, chars=a.overset_chars)
     elif a.blank_pages:
-        detail += f" {len(a.blank_pages)} blank page(s), {a.underfill_lines} lines free"
+        detail += _(" {pages} blank page(s), {lines} lines free", pages=len(a.blank_pages), lines=a.underfill_lines)
     elif a.underfill_lines:
-        detail += f" ({a.underfill_lines} lines free)"
-    settings = ", ".join(f"{k} {v:+g}" if k != "photo_scale" else f"photo {v:g}"
-                         for k, v in (a.fit_settings or {}).items()) or "-"
+        detail += _(" ({lines} lines free)", lines=a.underfill_lines)
+    settings = ", ".join(_("{knob} {value:+g}", knob=knob_word(k), value=v) if k != "photo_scale" else
+                         _("photo {value:g}", value=v) for k, v in (a.fit_settings or {}).items()) or "-"
     return (a.section, a.title, planned, _pages(a.actual), settings, detail)
 
 

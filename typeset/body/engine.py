@@ -24,6 +24,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
@@ -84,9 +85,9 @@ def _weasyprint_messages(diagnostics: Diagnostics):
 
     class Collect(logging.Handler):
         def emit(self, record):
-            diagnostics.error(f"layout: {record.getMessage()}",
-                              hint="a stylesheet or template of the house style asks for something WeasyPrint "
-                                   "cannot do; fix it there")
+            diagnostics.error(_("layout: {message}", message=record.getMessage()),
+                              hint=_("a stylesheet or template of the house style asks for something WeasyPrint "
+                                     "cannot do; fix it there"))
 
     logger = logging.getLogger("weasyprint")
     handler = Collect(logging.WARNING)
@@ -114,8 +115,8 @@ class _SandboxedFetcher(URLFetcher):
                 return super().fetch(url, headers)
         elif url.startswith("data:"):
             return super().fetch(url, headers)
-        self.diagnostics.error(f"refused to load '{url}': only files inside the issue folder may be used",
-                               hint="copy the file into the issue folder and name it by a relative path")
+        self.diagnostics.error(_("refused to load '{url}': only files inside the issue folder may be used", url=url),
+                               hint=_("copy the file into the issue folder and name it by a relative path"))
         raise ValueError(f"refused: {url}")
 
 

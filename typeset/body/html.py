@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from ..inputs.articles import Article
 from ..diagnostics import Diagnostics, InputError
+from ..i18n import _
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
@@ -65,7 +66,7 @@ def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fo
         try:
             stylesheets.append(Markup(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            diagnostics.error(f"cannot read stylesheet: {exc}", file=house.shown(path))
+            diagnostics.error(_("cannot read stylesheet: {reason}", reason=exc), file=house.shown(path))
     try:
         template = env.get_template("issue.html.j2")
         return template.render(
@@ -81,10 +82,12 @@ def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fo
         )
     except jinja2.TemplateSyntaxError as exc:
         shown = house.shown(Path(exc.filename)) if exc.filename else None
-        diagnostics.error(f"template syntax error: {exc.message}", file=shown, line=exc.lineno)
+        diagnostics.error(_("template syntax error: {message}", message=exc.message), file=shown, line=exc.lineno)
     except jinja2.TemplateNotFound as exc:
-        diagnostics.error(f"template '{exc.name}' not found",
-                          hint=f"layout/ folders searched: {', '.join(house.shown(d) for d in house.dirs('layout'))}")
+        diagnostics.error(_("template '{name}' not found", name=exc.name),
+                          hint=_("layout/ folders searched: {folders}",
+                                 folders=", ".join(house.shown(d) for d in house.dirs("layout"))))
     except jinja2.UndefinedError as exc:
-        diagnostics.error(f"template error: {exc.message}", hint="check the names used in the layout/ templates")
+        diagnostics.error(_("template error: {message}", message=exc.message),
+                          hint=_("check the names used in the layout/ templates"))
     raise InputError(diagnostics)

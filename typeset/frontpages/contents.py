@@ -15,6 +15,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ..body.measure import ArticleFit
 from ..diagnostics import Diagnostics, InputError
+from ..i18n import _
 from ..inputs.housestyle import HouseStyle, points
 from ..inputs.manifest import MANIFEST_NAME, Manifest
 from .fonts import CoverFonts
@@ -74,9 +75,10 @@ def build_contents(manifest: Manifest, style: HouseStyle, fits: list[ArticleFit]
         canvas.showPage()
     if index < len(entries):
         left = sum(1 for e in entries[index:] if e.kind == "article")
-        diagnostics.error(f"the contents do not fit pages {manifest.contents_pages}: {left} article entries are left over",
+        diagnostics.error(_("the contents do not fit pages {pages}: {left} article entries are left over",
+                            pages=manifest.contents_pages, left=left),
                           file=manifest.display(manifest.root / MANIFEST_NAME), key="contents.pages",
-                          hint="give the contents more pages, or shorten the toc_title of long titles")
+                          hint=_("give the contents more pages, or shorten the toc_title of long titles"))
         raise InputError(diagnostics)
     canvas.save()
     return buffer.getvalue()

@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from ..inputs.housestyle import HouseStyle, points
 from ..inputs.manifest import Manifest
 from .fonts import CoverFonts
@@ -49,8 +50,8 @@ def build_covers(manifest: Manifest, style: HouseStyle, fonts: CoverFonts, diagn
     if manifest.inside_front_cover:
         _inside_front_cover(canvas, geometry, manifest, style, fonts)
     else:
-        diagnostics.warning("no inside_front_cover in issue.yaml: 封二 is blank",
-                            hint="add inside_front_cover: {title, text, image, caption}")
+        diagnostics.warning(_("no inside_front_cover in issue.yaml: 封二 is blank"),
+                            hint=_("add inside_front_cover: {title, text, image, caption}"))
     canvas.showPage()
 
     for key, name in (("inside_back_cover", "封三"), ("back_cover", "封四")):
@@ -59,8 +60,8 @@ def build_covers(manifest: Manifest, style: HouseStyle, fonts: CoverFonts, diagn
         if page is not None:
             _full_bleed_image(canvas, geometry, page.image)
         else:
-            diagnostics.warning(f"no {key} in issue.yaml: {name} is blank",
-                                hint=f"add {key}: {{image: images/…}} (an advertisement or a photo page)")
+            diagnostics.warning(_("no {key} in issue.yaml: {name} is blank", key=key, name=name),
+                                hint=_("add {key}: {{image: images/…}} (an advertisement or a photo page)", key=key))
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()

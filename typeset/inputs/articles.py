@@ -13,6 +13,7 @@ from markdown_it.token import Token
 from .cjk import refine
 from .copyfit import KNOBS, Setting, parse_range
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from .images import check_image
 from .manifest import ArticleEntry, Manifest
 from .yamlnodes import resolve_inside
@@ -91,12 +92,12 @@ def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | Non
         _front_matter_key(article, key, value, {"file": display, "line": line, "column": column, "key": key},
                           diagnostics, strict)
     if not article.title:
-        diagnostics.error("'title' is required", file=display, line=1, column=1, key="title",
-                          hint="add `title: …` to the front matter")
+        diagnostics.error(_("'{name}' is required", name="title"), file=display, line=1, column=1, key="title",
+                          hint=_("add `title: …` to the front matter"))
     body = "\n".join(lines[body_start:])
     if not body.strip():
-        diagnostics.error("the article has no text", file=display, line=body_start + 1,
-                          hint="write the body below the front matter")
+        diagnostics.error(_("the article has no text"), file=display, line=body_start + 1,
+                          hint=_("write the body below the front matter"))
     article.body_html = _render_body(body, body_start, article, manifest, parser, diagnostics)
     if len(diagnostics.errors) > errors_before:
         return None
@@ -111,18 +112,19 @@ def _split_front_matter(path: Path, display: str, diagnostics: Diagnostics):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        diagnostics.error(f"not UTF-8 text (invalid byte at offset {exc.start}){_guess_encoding(raw)}",
-                          file=display, line=line, hint="save the article as UTF-8")
+        diagnostics.error(_("not UTF-8 text (invalid byte at offset {offset}){guess}", offset=exc.start,
+                            guess=_guess_encoding(raw)),
+                          file=display, line=line, hint=_("save the article as UTF-8"))
         return None
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not (lines and _FRONT_MATTER_FENCE.match(lines[0])):
-        diagnostics.error("no front matter", file=display, line=1, column=1,
-                          hint="start the file with ---, a line `title: …`, and ---")
+        diagnostics.error(_("no front matter"), file=display, line=1, column=1,
+                          hint=_("start the file with ---, a line `title: …`, and ---"))
         return None
     end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
     if end is None:
-        diagnostics.error("front matter is not closed", file=display, line=1, column=1,
-                          hint="end the front matter with a line of three dashes: ---")
+        diagnostics.error(_("front matter is not closed"), file=display, line=1, column=1,
+                          hint=_("end the front matter with a line of three dashes: ---"))
         return None
     meta = _compose_front_matter("\n".join(lines[1:end]), display, diagnostics)
     return None if meta is False else (meta, lines, end + 1)
@@ -133,7 +135,7 @@ def _front_matter_key(article: Article, key: str, value, where: dict, diagnostic
         if value is None:
             return
         if isinstance(value, (dict, list, bool)):
-            diagnostics.error(f"expected text, got {type(value).__name__}", **where)
+            diagnostics.error(_("expected text, got {kind}", kind=type(value).__name__), **where)
             return
         value = str(value).strip()
         setattr(article, key, value)
@@ -142,12 +144,12 @@ def _front_matter_key(article: Article, key: str, value, where: dict, diagnostic
         _fit_limits(article, value, where, diagnostics)
     elif key == "columns":
         if value not in COLUMN_CHOICES or isinstance(value, bool):
-            diagnostics.error(f"columns must be 1, 2 or 3, got {value!r}", **where)
+            diagnostics.error(_("columns must be 1, 2 or 3, got {value!r}", value=value), **where)
         else:
             article.columns = value
     else:
-        message = f"unknown front-matter key '{key}'"
-        hint = f"known keys: {', '.join(TEXT_KEYS + LAYOUT_KEYS)}"
+        message = _("unknown front-matter key '{key}'", key=key)
+        hint = _("known keys: {keys}", keys=", ".join(TEXT_KEYS + LAYOUT_KEYS))
         if strict:
             diagnostics.error(message, hint=hint, **where)
         else:
@@ -157,15 +159,16 @@ def _front_matter_key(article: Article, key: str, value, where: dict, diagnostic
 def _fit_limits(article: Article, value, where: dict, diagnostics: Diagnostics) -> None:
     """`fit:` narrows, pins or forbids copyfitting knobs for this article."""
     if not isinstance(value, dict):
-        diagnostics.error("fit must be a mapping of knobs, e.g. {leading: [-0.05, 0], size: false}", **where)
+        diagnostics.error(_("fit must be a mapping of knobs, e.g. {leading: [-0.05, 0], size: false}"), **where)
         return
     for knob, limit in value.items():
         parsed = parse_range(limit, KNOBS[knob][0]) if knob in KNOBS else None
         if parsed is None:
-            diagnostics.error(f"fit.{knob}: expected [min, max], a number or false, got {limit!r}"
-                              if knob in KNOBS else f"fit: unknown knob '{knob}'", **where,
-                              hint=f"knobs: {', '.join(KNOBS)}; a range must include "
-                                   f"the house value ({', '.join(f'{k} {v[0]:g}' for k, v in KNOBS.items())})")
+            message = _("fit.{knob}: expected [min, max], a number or false, got {value!r}", knob=knob, value=limit) \
+                if knob in KNOBS else _("fit: unknown knob '{knob}'", knob=knob)
+            diagnostics.error(message, **where, hint=_(
+                "knobs: {knobs}; a range must include the house value ({values})", knobs=", ".join(KNOBS),
+                values=", ".join(f"{k} {v[0]:g}" for k, v in KNOBS.items())))
         else:
             article.fit_limits[knob] = parsed
 
@@ -176,14 +179,15 @@ def _compose_front_matter(text: str, display: str, diagnostics: Diagnostics):
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        diagnostics.error(f"front matter YAML syntax error: {exc.problem or exc.context}", file=display,
+        diagnostics.error(_("front matter YAML syntax error: {problem}", problem=exc.problem or exc.context),
+                          file=display,
                           line=mark.line + 2 if mark else None, column=mark.column + 1 if mark else None,
-                          hint="values with a colon or starting with a quote need quoting")
+                          hint=_("values with a colon or starting with a quote need quoting"))
         return False
     if node is None:
         return {}
     if not isinstance(node, yaml.MappingNode):
-        diagnostics.error("front matter must be `key: value` lines", file=display, line=2, column=1)
+        diagnostics.error(_("front matter must be `key: value` lines"), file=display, line=2, column=1)
         return False
     constructor = yaml.constructor.SafeConstructor()
     result = {}
@@ -204,8 +208,9 @@ def _render_body(body: str, offset: int, article: Article, manifest: Manifest, p
         if token.type == "heading_open" and token.tag in ("h1", "h4", "h5", "h6"):
             line = token.map[0] + offset + 1
             level = "h3" if token.tag != "h1" else "h2"
-            diagnostics.warning(f"heading level {token.tag[1]} is set as {level}", file=article.display, line=line,
-                                hint="the house style has ## section heads and ### subheads")
+            diagnostics.warning(_("heading level {level} is set as {tag}", level=token.tag[1], tag=level),
+                                file=article.display, line=line,
+                                hint=_("the house style has ## section heads and ### subheads"))
             token.tag = level
             tokens[i + 2].tag = level
         if token.type == "inline" and token.map:
@@ -224,8 +229,9 @@ def _render_body(body: str, offset: int, article: Article, manifest: Manifest, p
         if token.type == "inline":
             for child in token.children or []:
                 if child.type == "image":
-                    diagnostics.error("image inside a paragraph", file=article.display, line=token.map[0] + offset + 1,
-                                      hint="put the image on a line of its own, with a blank line before and after")
+                    diagnostics.error(_("image inside a paragraph"), file=article.display,
+                                      line=token.map[0] + offset + 1,
+                                      hint=_("put the image on a line of its own, with a blank line before and after"))
         out.append(token)
         i += 1
     rendered = parser.renderer.render(out, parser.options, {})
@@ -251,16 +257,18 @@ def _figure_html(image: Token, line: int, article: Article, manifest: Manifest, 
     rel_to_issue = _relative_to_root(base, src, manifest.root)
     path = resolve_inside(manifest.root, rel_to_issue) if rel_to_issue is not None else None
     if path is None:
-        diagnostics.error(f"image '{src}' is outside the issue folder", **where,
-                          hint="images must sit inside the issue folder (e.g. images/) and be named by a relative path")
+        diagnostics.error(_("image '{file}' is outside the issue folder", file=src), **where,
+                          hint=_("images must sit inside the issue folder (e.g. images/) and be named by a relative "
+                                 "path"))
         return ""
     if not path.is_file():
-        diagnostics.error(f"image '{src}' does not exist", **where,
-                          hint=f"paths are relative to the article: {manifest.display(base / '_')[:-1]}")
+        diagnostics.error(_("image '{file}' does not exist", file=src), **where,
+                          hint=_("paths are relative to the article: {folder}", folder=manifest.display(base / "_")[:-1]))
         return ""
     problem = check_image(path)
     if problem:
-        diagnostics.error(f"image '{src}' {problem}", **where, hint="save it again as JPEG or PNG")
+        diagnostics.error(_("image '{file}' {problem}", file=src, problem=problem), **where,
+                          hint=_("save it again as JPEG or PNG"))
         return ""
     article.figures.append(Figure(path, caption, line))
     if caption:
@@ -300,5 +308,5 @@ def _guess_encoding(raw: bytes) -> str:
             raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return f"; it looks like {encoding.upper()}"
+        return _("; it looks like {encoding}", encoding=encoding.upper())
     return ""

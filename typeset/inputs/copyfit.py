@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from .house import House
 
 KNOBS = {"leading": (0.0, "em"), "tracking": (0.0, "em"), "size": (0.0, "pt"), "photo_scale": (1.0, "")}
@@ -57,17 +58,18 @@ def load_ranges(house: House, diagnostics: Diagnostics) -> Ranges:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            diagnostics.error(f"cannot read copyfitting tolerances: {exc}", file=shown)
+            diagnostics.error(_("cannot read copyfitting tolerances: {reason}", reason=exc), file=shown)
             return {}
         ranges = {}
         for knob, value in data.items():
             if knob not in KNOBS:
-                diagnostics.warning(f"unknown copyfitting knob '{knob}'", file=shown, key=knob,
-                                    hint=f"known knobs: {', '.join(KNOBS)}")
+                diagnostics.warning(_("unknown copyfitting knob '{knob}'", knob=knob), file=shown, key=knob,
+                                    hint=_("known knobs: {knobs}", knobs=", ".join(KNOBS)))
                 continue
             parsed = parse_range(value, KNOBS[knob][0])
             if parsed is None:
-                diagnostics.error(f"expected [min, max] around {KNOBS[knob][0]:g}, got {value!r}", file=shown, key=knob)
+                diagnostics.error(_("expected [min, max] around {neutral:g}, got {value!r}", neutral=KNOBS[knob][0],
+                                    value=value), file=shown, key=knob)
                 continue
             ranges[knob] = parsed
         return ranges

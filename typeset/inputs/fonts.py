@@ -19,6 +19,7 @@ import yaml
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from ..store import Inputs, cached_file, digest, user_cache
 
 FONTS_FILE = "fonts.yaml"
@@ -122,16 +123,17 @@ def load_fonts(search_dirs: list[Path], display: dict[Path, str], diagnostics: D
         try:
             data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            diagnostics.error(f"cannot read font roles: {exc}", file=shown)
+            diagnostics.error(_("cannot read font roles: {reason}", reason=exc), file=shown)
             continue
         roles = data.get("roles") if isinstance(data, dict) else None
         if not isinstance(roles, dict):
-            diagnostics.error("expected `roles:` mapping role names to fonts", file=shown)
+            diagnostics.error(_("expected `roles:` mapping role names to fonts"), file=shown)
             continue
         for name, spec in roles.items():
             roles_spec[str(name)] = (spec, shown)
     if not roles_spec:
-        diagnostics.error("no font roles defined", hint="fonts/fonts.yaml maps roles (song, hei, kai, title) to fonts")
+        diagnostics.error(_("no font roles defined"),
+                          hint=_("fonts/fonts.yaml maps roles (song, hei, kai, title) to fonts"))
         return None
 
     file_dirs = [*search_dirs, *(Path(os.path.expanduser(d)) for d in SYSTEM_FONT_DIRS)]
@@ -144,7 +146,7 @@ def load_fonts(search_dirs: list[Path], display: dict[Path, str], diagnostics: D
     for role in resolved.values():
         for fallback in role.fallback:
             if fallback not in roles_spec:
-                diagnostics.error(f"fallback '{fallback}' is not a role", key=f"roles.{role.name}.fallback",
+                diagnostics.error(_("fallback '{name}' is not a role", name=fallback), key=f"roles.{role.name}.fallback",
                                   file=roles_spec[role.name][1])
     if len(resolved) != len(roles_spec):
         return None
@@ -173,7 +175,7 @@ class _FileIndex:
 def _resolve_role(name: str, spec, shown: str, index: _FileIndex, diagnostics: Diagnostics) -> Role | None:
     key = f"roles.{name}"
     if not isinstance(spec, dict) or not isinstance(spec.get("family"), str) or not isinstance(spec.get("faces"), dict):
-        diagnostics.error("expected family: and faces: {WEIGHT: FILE}", file=shown, key=key)
+        diagnostics.error(_("expected family: and faces: {WEIGHT: FILE}"), file=shown, key=key)
         return None
     family, package = spec["family"], str(spec.get("package", ""))
     fallback = spec.get("fallback", [])
@@ -181,21 +183,25 @@ def _resolve_role(name: str, spec, shown: str, index: _FileIndex, diagnostics: D
     faces = []
     for weight, file_name in spec["faces"].items():
         if weight not in WEIGHTS:
-            diagnostics.error(f"weight must be one of {', '.join(map(str, WEIGHTS))}, got {weight!r}",
+            diagnostics.error(_("weight must be one of {weights}, got {value!r}", weights=", ".join(map(str, WEIGHTS)),
+                                value=weight),
                               file=shown, key=f"{key}.faces")
             continue
         path = index.find(str(file_name))
         if path is None:
-            install = f"install the Debian package {package}: apt-get install {package}" if package else \
-                "put the font file into the issue's or the project's fonts/ folder"
-            diagnostics.error(f"font file '{file_name}' for role '{name}' ({family}) not found",
+            install = _("install the Debian package {package}: apt-get install {package}", package=package) \
+                if package else _("put the font file into the issue's or the project's fonts/ folder")
+            diagnostics.error(_("font file '{file}' for role '{role}' ({family}) not found", file=file_name, role=name,
+                                family=family),
                               file=shown, key=f"{key}.faces.{weight}",
-                              hint=f"{install} (searched fonts/ folders and {', '.join(SYSTEM_FONT_DIRS)})")
+                              hint=_("{install} (searched fonts/ folders and {folders})", install=install,
+                                     folders=", ".join(SYSTEM_FONT_DIRS)))
             continue
         try:
             single = _single_face(path, family)
         except (TTLibError, OSError, ValueError) as exc:
-            diagnostics.error(f"font file '{path.name}' for role '{name}': {exc}", file=shown,
+            diagnostics.error(_("font file '{file}' for role '{role}': {reason}", file=path.name, role=name, reason=exc),
+                              file=shown,
                               key=f"{key}.faces.{weight}")
             continue
         faces.append(Face(weight, single, path))
@@ -222,7 +228,7 @@ def _single_face(path: Path, family: str) -> Path:
         names = _family_names(font)
         font.close()
         if family not in names:
-            raise ValueError(f"holds {' / '.join(sorted(names))}, not {family}")
+            raise ValueError(_("holds {names}, not {family}", names=" / ".join(sorted(names)), family=family))
         return path
     collection = TTCollection(path, lazy=True)
     for number, font in enumerate(collection.fonts):
@@ -230,6 +236,7 @@ def _single_face(path: Path, family: str) -> Path:
             break
     else:
         available = sorted({n for f in collection.fonts for n in _family_names(f)})
-        raise ValueError(f"collection has no face of {family} (it has {', '.join(available)})")
+        raise ValueError(_("collection has no face of {family} (it has {names})", family=family,
+                           names=", ".join(available)))
     key = digest(Inputs(values=(str(number),), stamped=(path,)))[:20]
     return cached_file(user_cache("fonts"), f"{path.stem}-{number}-{key}.otf", font.save)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 
 if TYPE_CHECKING:
     from .housestyle import HouseStyle
@@ -65,9 +66,9 @@ def check_stylesheet_urls(house: House, diagnostics: Diagnostics) -> None:
             target = (path.parent / url).resolve() if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^/", url) else None
             if target is None or root.resolve() not in target.parents:
                 line = text.count("\n", 0, match.start()) + 1
-                diagnostics.error(f"'{url}' may not be loaded: stylesheets use files of their own folder only",
+                diagnostics.error(_("'{url}' may not be loaded: stylesheets use files of their own folder only", url=url),
                                   file=house.shown(path), line=line,
-                                  hint="copy the file next to the stylesheet and name it by a relative path")
+                                  hint=_("copy the file next to the stylesheet and name it by a relative path"))
 
 
 def find_house(issue_dir: Path, display_root: str) -> House:

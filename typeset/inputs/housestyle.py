@@ -15,6 +15,7 @@ from reportlab.lib.colors import CMYKColor
 from reportlab.lib.units import mm
 
 from ..diagnostics import Diagnostics, InputError
+from ..i18n import _
 from .house import House
 from .schema import key, keys_of
 from .yamlnodes import NodeReader
@@ -107,10 +108,11 @@ def load_house_style(house: House, diagnostics: Diagnostics) -> HouseStyle:
     parts = {}
     for section_field, section in keys_of(HouseStyle):
         values = merged.get(section_field.name, {})
-        for item_field, _ in keys_of(section.item):
+        for item_field, _declared in keys_of(section.item):
             if values.get(item_field.name) is None:
-                diagnostics.error(f"'{section_field.name}.{item_field.name}' is set in no {HOUSE_FILE}",
-                                  file=HOUSE_FILE, hint="the package's styles/house.yaml sets every key; copy it")
+                missing = section_field.name + "." + item_field.name
+                diagnostics.error(_("'{key}' is set in no {file}", key=missing, file=HOUSE_FILE),
+                                  file=HOUSE_FILE, hint=_("the package's styles/house.yaml sets every key; copy it"))
         parts[section_field.name] = values
     diagnostics.raise_if_errors()
     return HouseStyle(**{name: cls(**parts[name]) for name, cls in
@@ -122,10 +124,10 @@ def _read(path, shown: str, diagnostics: Diagnostics) -> dict[str, dict]:
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        diagnostics.error(f"cannot read the house style: {exc}", file=shown)
+        diagnostics.error(_("cannot read the house style: {reason}", reason=exc), file=shown)
         raise InputError(diagnostics) from None
     reader = NodeReader(shown, path.parent, diagnostics, strict=False)
-    sections = reader.mapping(node, "", {yaml_field.name for yaml_field, _ in keys_of(HouseStyle)}) or {}
+    sections = reader.mapping(node, "", {f.name for f, _declared in keys_of(HouseStyle)}) or {}
     read = {}
     for section_field, section in keys_of(HouseStyle):
         if section_field.name in sections:

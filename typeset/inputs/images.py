@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from ..i18n import _
+
 # A 300 ppi photo across an A3 spread is about 35 million pixels; far beyond that is a
 # decompression bomb, not a photo.
 MAX_PIXELS = 120_000_000
@@ -30,14 +32,13 @@ def _problem(path: Path) -> str | None:
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
-                    return f"has {width}×{height} pixels, far more than print needs (a decompression bomb?)"
+                    return _("has {width}×{height} pixels, far more than print needs (a decompression bomb?)",
+                             width=width, height=height)
                 image.load()  # decodes every pixel: catches truncated files that verify() lets through
-    except Image.DecompressionBombWarning as exc:
-        return f"is too large to decode safely ({exc})"
-    except Image.DecompressionBombError as exc:
-        return f"is too large to decode safely ({exc})"
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        return _("is too large to decode safely ({reason})", reason=exc)
     except UnidentifiedImageError:
-        return "is not an image (not a JPEG, PNG, TIFF … that Pillow can read)"
+        return _("is not an image (not a JPEG, PNG, TIFF … that Pillow can read)")
     except (OSError, SyntaxError, ValueError) as exc:
-        return f"cannot be decoded: {exc}"
+        return _("cannot be decoded: {reason}", reason=exc)
     return None

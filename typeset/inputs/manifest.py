@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..diagnostics import Diagnostics, InputError
+from ..i18n import N_, _
 from .schema import key
 from .yamlnodes import Entries, NodeReader
 
@@ -74,11 +75,11 @@ class IssueInfo:
 @dataclass
 class PageSpec:
     trim_mm: tuple[float, float] = key("size", (210.0, 285.0), name="trim", required=True,
-                                       hint="trim is the finished page size, e.g. [210mm, 285mm]",
+                                       hint=N_("trim is the finished page size, e.g. [210mm, 285mm]"),
                                        example="[210mm, 285mm]", doc="required: finished page size (mm, cm, in or pt)")
     bleed_mm: float = key("length", 3.0, name="bleed", example="3mm", doc="default 3mm")
     binding: str = key("choice", "saddle", choices=("saddle", "perfect"),
-                       hint="saddle (骑马订, pages in multiples of 4) or perfect (胶装)",
+                       hint=N_("saddle (骑马订, pages in multiples of 4) or perfect (胶装)"),
                        example="saddle", doc="saddle (default; warns unless pages come in fours) or perfect")
     output_profile: str = key("text", "FOGRA39L_coated.icc", example="FOGRA39L_coated.icc",
                               doc="the printing condition's ICC profile (issue or styles/)")
@@ -99,7 +100,8 @@ class Cover:
     image: Path | None = key("image", example="images/cover.jpg",
                              doc="the photo fills trim + bleed (cropped, never distorted)")
     lines: list[str] = key("texts", factory=list, example="[封面要目, …]", doc="up to four cover lines")
-    barcode: str = key("barcode", "", hint="12 digits, or 13 with a correct check digit (an ISSN barcode starts with 977)",
+    barcode: str = key("barcode", "",
+                       hint=N_("12 digits, or 13 with a correct check digit (an ISSN barcode starts with 977)"),
                        example='"9771234567003"', doc="optional EAN-13 (ISSN) barcode")
 
 
@@ -156,7 +158,7 @@ class Section:
         section = cls(**values)
         section.style = section.style or ("foreword" if section.title == "卷首语" else "article")
         if "articles" in entries and not section.articles and not reader.sequence(entries["articles"][0], key):
-            reader.error(entries["articles"][0], f"{key}.articles", "no articles listed")
+            reader.error(entries["articles"][0], f"{key}.articles", _("no articles listed"))
         for entry in section.articles:
             entry.section, entry.section_style = section.title, section.style
         return section
@@ -167,10 +169,10 @@ class Manifest:
     root: Path  # the issue folder
     display_root: str  # the issue folder as the user named it
     magazine: Magazine = key("mapping", factory=Magazine, required=True, item=Magazine,
-                             hint="add magazine: with at least name:")
+                             hint=N_("add magazine: with at least name:"))
     issue: IssueInfo = key("mapping", factory=IssueInfo, item=IssueInfo)
     page: PageSpec = key("mapping", factory=PageSpec, required=True, item=PageSpec,
-                         hint="add page: {trim: [210mm, 285mm], bleed: 3mm}")
+                         hint=N_("add page: {trim: [210mm, 285mm], bleed: 3mm}"))
     masthead: list[MastheadEntry] = key("list", factory=list, item=MastheadEntry,
                                         doc="the contents page's masthead, in printed order")
     cover: Cover | None = key("mapping", item=Cover, doc="封一")
@@ -180,21 +182,22 @@ class Manifest:
     back_cover: FullPageImage | None = key("mapping", item=FullPageImage, doc="封四, likewise")
     contents: Contents | None = key("mapping", item=Contents, doc="an error if the contents do not fit its pages")
     sections: list[Section] = key("list", factory=list, required=True, item=Section,
-                                  hint="list the sections (栏目) with their articles in printed order",
+                                  hint=N_("list the sections (栏目) with their articles in printed order"),
                                   doc="the 栏目, in printed order")
 
     @classmethod
     def from_manifest(cls, values: dict, entries: Entries, reader: NodeReader, key: str) -> Manifest:
         manifest = cls(reader.root, reader.display_root, **values)
         if "sections" in entries and not manifest.sections and not reader.diagnostics.errors:
-            reader.error(entries["sections"][0], "sections", "no sections listed",
-                         hint="an issue needs at least one section with one article")
+            reader.error(entries["sections"][0], "sections", _("no sections listed"),
+                         hint=_("an issue needs at least one section with one article"))
         seen: dict[Path, str] = {}
         for section in manifest.sections:
             for entry in list(section.articles):
                 if entry.file in seen:
-                    reader.diagnostics.error(f"'{entry.rel}' is already listed at {seen[entry.file]}",
-                                             hint="an article appears once in an issue", **_where(entry.span))
+                    reader.diagnostics.error(_("'{file}' is already listed at {key}", file=entry.rel,
+                                               key=seen[entry.file]),
+                                             hint=_("an article appears once in an issue"), **_where(entry.span))
                     section.articles.remove(entry)
                 else:
                     seen[entry.file] = entry.span.key.rsplit(".", 1)[0]
@@ -226,11 +229,12 @@ def load_manifest(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
     file = display_path(display_root, MANIFEST_NAME)
     path = issue_dir / MANIFEST_NAME
     if not issue_dir.is_dir():
-        diagnostics.error(f"'{display_root}' is not a folder", hint="name the folder that holds issue.yaml")
+        diagnostics.error(_("'{folder}' is not a folder", folder=display_root),
+                          hint=_("name the folder that holds issue.yaml"))
         raise InputError(diagnostics)
     if not path.is_file():
-        diagnostics.error("no issue.yaml in this folder", file=display_root,
-                          hint="an issue folder holds issue.yaml, articles/ and images/; see the README")
+        diagnostics.error(_("no issue.yaml in this folder"), file=display_root,
+                          hint=_("an issue folder holds issue.yaml, articles/ and images/; see the README"))
         raise InputError(diagnostics)
     root_node = _compose(path, file, diagnostics)
     reader = NodeReader(file, issue_dir, diagnostics, strict, display_root)
@@ -247,22 +251,23 @@ def _compose(path: Path, file: str, diagnostics: Diagnostics) -> yaml.Node:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        diagnostics.error(f"not UTF-8 text (byte {exc.start})", file=file, hint="save issue.yaml as UTF-8")
+        diagnostics.error(_("not UTF-8 text (byte {byte})", byte=exc.start), file=file,
+                          hint=_("save issue.yaml as UTF-8"))
         raise InputError(diagnostics) from None
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         diagnostics.error(
-            f"YAML syntax error: {exc.problem or exc.context}",
+            _("YAML syntax error: {problem}", problem=exc.problem or exc.context),
             file=file, line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
-            hint="check the indentation and the quoting of this line and the one before it")
+            hint=_("check the indentation and the quoting of this line and the one before it"))
         raise InputError(diagnostics) from None
     except yaml.YAMLError as exc:
-        diagnostics.error(f"YAML error: {exc}", file=file)
+        diagnostics.error(_("YAML error: {reason}", reason=exc), file=file)
         raise InputError(diagnostics) from None
     if root_node is None:
-        diagnostics.error("issue.yaml is empty", file=file, hint="start from issues/demo/issue.yaml")
+        diagnostics.error(_("issue.yaml is empty"), file=file, hint=_("start from issues/demo/issue.yaml"))
         raise InputError(diagnostics)
 
     return root_node
@@ -277,14 +282,18 @@ def _check_page_plan(manifest: Manifest, diagnostics: Diagnostics) -> None:
         where = _where(entry.spans["pages"])
         if contents and (entry.pages.first in contents or entry.pages.last in contents
                          or entry.pages.first < contents.first <= entry.pages.last):
-            diagnostics.error(f"pages {entry.pages} overlap the contents pages {contents}",
-                              hint="the contents pages are kept free for the contents (contents.pages)", **where)
+            diagnostics.error(_("pages {pages} overlap the contents pages {contents}", pages=entry.pages,
+                                contents=contents),
+                              hint=_("the contents pages are kept free for the contents (contents.pages)"), **where)
         if previous is not None:
             if entry.pages.first <= previous.pages.last:
-                relation = "overlap" if entry.pages.last >= previous.pages.first else "come before"
-                diagnostics.error(
-                    f"pages {entry.pages} {relation} the pages {previous.pages} of '{previous.rel}'",
-                    hint="articles are listed in printed order; each starts after the one before ends", **where)
+                if entry.pages.last >= previous.pages.first:
+                    message = _("pages {pages} overlap the pages {other} of '{file}'")
+                else:
+                    message = _("pages {pages} come before the pages {other} of '{file}'")
+                diagnostics.error(message.format(pages=entry.pages, other=previous.pages, file=previous.rel),
+                                  hint=_("articles are listed in printed order; each starts after the one before ends"),
+                                  **where)
         previous = entry
     by_page = {p: a for a in planned for p in range(a.pages.first, a.pages.last + 1)}
     for entry in manifest.articles:
@@ -294,13 +303,15 @@ def _check_page_plan(manifest: Manifest, diagnostics: Diagnostics) -> None:
         if entry.pages is None and "pages" in entry.spans:
             continue  # the pages themselves are wrong and already reported
         if entry.pages is None:
-            diagnostics.error("continued_on needs pages", hint="give the article its planned pages first", **where)
+            diagnostics.error(_("continued_on needs pages"), hint=_("give the article its planned pages first"),
+                              **where)
         elif entry.continued_on <= entry.pages.last:
-            diagnostics.error(f"continues on page {entry.continued_on}, which is not after its pages {entry.pages}",
-                              hint="a continuation (转页) goes to a later page", **where)
+            diagnostics.error(_("continues on page {page}, which is not after its pages {pages}",
+                                page=entry.continued_on, pages=entry.pages),
+                              hint=_("a continuation (转页) goes to a later page"), **where)
         elif entry.continued_on not in by_page:
-            diagnostics.error(f"continues on page {entry.continued_on}, which no article is planned on",
-                              hint="continuations are set after the article planned on that page", **where)
+            diagnostics.error(_("continues on page {page}, which no article is planned on", page=entry.continued_on),
+                              hint=_("continuations are set after the article planned on that page"), **where)
 
 
 def _where(span: Span) -> dict:

@@ -1,4 +1,5 @@
-"""Print colour: photos converted to CMYK for the output profile (pdf/printfiles.py embeds the profile as the output intent).
+"""Print colour: photos converted to CMYK for the output profile (pdf/printfiles.py embeds the
+profile as the output intent).
 
 The profile (`page.output_profile` in issue.yaml, by default FOGRA39L_coated.icc, CC0, from
 Debian's texlive-base, kept in styles/) is looked for in the issue and then the house style.
@@ -13,6 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageCms
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from ..store import Inputs, cached_file, digest, user_cache
 from .house import House
 
@@ -24,8 +26,8 @@ def find_profile(name: str, issue_dir: Path, house: House, diagnostics: Diagnost
         candidate = (folder / name).resolve()
         if candidate.is_file():
             return candidate
-    diagnostics.error(f"output profile '{name}' not found", key="page.output_profile",
-                      hint="put the ICC profile into the issue folder or styles/, or name another one")
+    diagnostics.error(_("output profile '{name}' not found", name=name), key="page.output_profile",
+                      hint=_("put the ICC profile into the issue folder or styles/, or name another one"))
     return None
 
 

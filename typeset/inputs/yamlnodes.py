@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from .images import check_image
 from .schema import Key, default_of, keys_of, yaml_name
 
@@ -48,11 +49,12 @@ class NodeReader:
         that lacks it (its first key is the best position there is)."""
         anchor = next(iter(entries.values()), (None, None))[1]
         if "." not in key and "[" not in key:
-            self.diagnostics.error(f"'{name}' is required", file=self.file, key=key, hint=hint or None)
+            self.diagnostics.error(_("'{name}' is required", name=name), file=self.file, key=key,
+                                   hint=_(hint) if hint else None)
         elif anchor is None:
-            self.diagnostics.error(f"'{name}' is required", file=self.file, key=key)
+            self.diagnostics.error(_("'{name}' is required", name=name), file=self.file, key=key)
         else:
-            self.error(anchor, key, f"'{name}' is required")
+            self.error(anchor, key, _("'{name}' is required", name=name))
 
     # -- the schema ------------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ class NodeReader:
         if value is None:
             return None
         if isinstance(value, (bool, list, dict)):
-            self.error(node, key, f"expected text, got {_kind(node)}")
+            self.error(node, key, _("expected text, got {kind}", kind=_kind(node)))
             return None
         return str(value)
 
@@ -122,11 +124,12 @@ class NodeReader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(node, key, f"expected a whole number, got {value!r}", hint="write it in digits, e.g. 2024")
+            self.error(node, key, _("expected a whole number, got {value!r}", value=value),
+                       hint=_("write it in digits, e.g. 2024"))
             return None
         minimum = declared.minimum if declared.minimum is not None else 0
         if value < minimum:
-            self.error(node, key, f"must be {minimum} or more, got {value}")
+            self.error(node, key, _("must be {minimum} or more, got {value}", minimum=minimum, value=value))
             return None
         return value
 
@@ -135,15 +138,15 @@ class NodeReader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            self.error(node, key, f"expected a number, got {value!r}")
+            self.error(node, key, _("expected a number, got {value!r}", value=value))
             return None
         return float(value)
 
     def read_cmyk(self, node: yaml.Node, key: str, declared: Key) -> tuple[float, float, float, float] | None:
         inks = [self.read_number(item, f"{key}[{i}]") for i, item in enumerate(self.sequence(node, key))]
         if len(inks) != 4 or any(ink is None or ink > 1 for ink in inks):
-            self.error(node, key, "expected a CMYK colour: [cyan, magenta, yellow, black], each 0 to 1",
-                       hint="e.g. [0, 0.95, 0.85, 0.3]")
+            self.error(node, key, _("expected a CMYK colour: [cyan, magenta, yellow, black], each 0 to 1"),
+                       hint=_("e.g. [0, 0.95, 0.85, 0.3]"))
             return None
         return tuple(inks)
 
@@ -153,15 +156,15 @@ class NodeReader:
             return None
         match = _LENGTH.match(str(value))
         if not match or isinstance(value, bool):
-            self.error(node, key, f"expected a length such as 210mm, got {value!r}",
-                       hint="write a number with a unit: mm, cm, in or pt")
+            self.error(node, key, _("expected a length such as 210mm, got {value!r}", value=value),
+                       hint=_("write a number with a unit: mm, cm, in or pt"))
             return None
         return round(float(match.group(1)) * _MM_PER_UNIT[match.group(2)], 3)
 
     def read_size(self, node: yaml.Node, key: str, declared: Key) -> tuple[float, float] | None:
         items = self.sequence(node, key)
         if isinstance(node, yaml.SequenceNode) and len(items) != 2:
-            self.error(node, key, f"expected [width, height], got {len(items)} values")
+            self.error(node, key, _("expected [width, height], got {count} values", count=len(items)))
             return None
         if len(items) != 2:
             return None
@@ -169,14 +172,16 @@ class NodeReader:
         if not (width and height):
             return None
         if not (50 <= width <= 1000 and 50 <= height <= 1000):
-            self.error(node, key, f"trim {width:g}×{height:g} mm is not a page size", hint=declared.hint)
+            self.error(node, key, _("trim {width:g}×{height:g} mm is not a page size", width=width, height=height),
+                       hint=_(declared.hint))
         return (width, height)
 
     def read_choice(self, node: yaml.Node, key: str, declared: Key) -> str | None:
         value = self.read_text(node, key, declared)
         if value is not None and value not in declared.choices:
-            self.error(node, key, f"unknown {key.rsplit('.', 1)[-1]} '{value}'",
-                       hint=declared.hint or f"one of: {', '.join(declared.choices)}")
+            self.error(node, key, _("unknown {name} '{value}'", name=key.rsplit(".", 1)[-1], value=value),
+                       hint=_(declared.hint) if declared.hint else _("one of: {choices}",
+                                                                     choices=", ".join(declared.choices)))
             return None
         return value
 
@@ -188,14 +193,15 @@ class NodeReader:
             return None
         match = _PAGE_RANGE.match(str(value)) if not isinstance(value, bool) else None
         if not match:
-            self.error(node, key, f"expected a page or a page range such as \"9-12\", got {value!r}")
+            self.error(node, key, _("expected a page or a page range such as \"9-12\", got {value!r}", value=value))
             return None
         first, last = int(match.group(1)), int(match.group(2) or match.group(1))
         if first < 1:
-            self.error(node, key, f"page numbers start at 1, got {first}")
+            self.error(node, key, _("page numbers start at 1, got {first}", first=first))
             return None
         if last < first:
-            self.error(node, key, f"page range {value!r} runs backwards", hint=f"write \"{last}-{first}\"")
+            self.error(node, key, _("page range {value!r} runs backwards", value=value),
+                       hint=_("write \"{last}-{first}\"", last=last, first=first))
             return None
         return PageRange(first, last)
 
@@ -204,22 +210,23 @@ class NodeReader:
         if path is not None:
             problem = check_image(path)
             if problem:
-                self.error(node, key, f"image '{node.value}' {problem}", hint="save it again as JPEG or PNG")
+                self.error(node, key, _("image '{file}' {problem}", file=node.value, problem=problem),
+                           hint=_("save it again as JPEG or PNG"))
                 return None
         return path
 
     def read_markdown(self, node: yaml.Node, key: str, declared: Key) -> Path | None:
         path = self.read_file(node, key)
         if path is not None and path.suffix.lower() not in (".md", ".markdown"):
-            self.error(node, key, f"'{node.value}' is not a Markdown file",
-                       hint="articles are .md files with YAML front matter")
+            self.error(node, key, _("'{file}' is not a Markdown file", file=node.value),
+                       hint=_("articles are .md files with YAML front matter"))
             return None
         return path
 
     def read_barcode(self, node: yaml.Node, key: str, declared: Key) -> str | None:
         digits = (self.read_text(node, key, declared) or "").replace(" ", "").replace("-", "")
         if digits and not _valid_ean13(digits):
-            self.error(node, key, f"'{digits}' is not an EAN-13 code", hint=declared.hint)
+            self.error(node, key, _("'{digits}' is not an EAN-13 code", digits=digits), hint=_(declared.hint))
             return None
         return digits
 
@@ -229,12 +236,13 @@ class NodeReader:
             return None
         path = resolve_inside(self.root, rel)
         if path is None:
-            self.error(node, key, f"'{rel}' is outside the issue folder",
-                       hint="files of an issue must sit inside its folder; copy the file in and name it relative to issue.yaml")
+            self.error(node, key, _("'{file}' is outside the issue folder", file=rel),
+                       hint=_("files of an issue must sit inside its folder; copy the file in and name it relative "
+                              "to issue.yaml"))
             return None
         if not path.is_file():
-            self.error(node, key, f"'{rel}' does not exist",
-                       hint=_near_miss_hint(path) or "paths are relative to the folder that holds issue.yaml")
+            self.error(node, key, _("'{file}' does not exist", file=rel),
+                       hint=_near_miss_hint(path) or _("paths are relative to the folder that holds issue.yaml"))
             return None
         return path
 
@@ -245,14 +253,14 @@ class NodeReader:
         if node is None:
             return {}
         if not isinstance(node, yaml.MappingNode):
-            self.error(node, key or "(top level)", f"expected a mapping, got {_kind(node)}")
+            self.error(node, key or _("(top level)"), _("expected a mapping, got {kind}", kind=_kind(node)))
             return None
         entries: Entries = {}
         for key_node, value_node in node.value:
             name = str(key_node.value)
             child = f"{key}.{name}" if key else name
             if name in entries:
-                self.error(key_node, child, "duplicate key", hint="a key may appear once; delete one of the two")
+                self.error(key_node, child, _("duplicate key"), hint=_("a key may appear once; delete one of the two"))
                 continue
             entries[name] = (value_node, key_node)
             if name not in known:
@@ -261,7 +269,8 @@ class NodeReader:
 
     def _unknown(self, key_node: yaml.Node, key: str, name: str, known: set[str]) -> None:
         """Unknown keys warn (errors with --strict)."""
-        message, hint = f"unknown key '{name}'", f"known keys here: {', '.join(sorted(known))}"
+        message = _("unknown key '{name}'", name=name)
+        hint = _("known keys here: {keys}", keys=", ".join(sorted(known)))
         if self.strict:
             self.error(key_node, key, message, hint)
         else:
@@ -271,7 +280,7 @@ class NodeReader:
         if node is None or _is_null(node):
             return []
         if not isinstance(node, yaml.SequenceNode):
-            self.error(node, key, f"expected a list, got {_kind(node)}")
+            self.error(node, key, _("expected a list, got {kind}", kind=_kind(node)))
             return []
         return list(node.value)
 
@@ -279,7 +288,7 @@ class NodeReader:
         if node is None or _is_null(node):
             return None
         if not isinstance(node, yaml.ScalarNode):
-            self.error(node, key, f"expected a single value, got {_kind(node)}")
+            self.error(node, key, _("expected a single value, got {kind}", kind=_kind(node)))
             return None
         return self._constructor.construct_object(node)
 
@@ -300,7 +309,7 @@ def _near_miss_hint(path: Path) -> str | None:
         return None
     stem = path.stem.split("-")[0]
     similar = sorted(p.name for p in folder.iterdir() if p.name.split("-")[0] == stem and p.name != path.name)
-    return f"did you mean '{similar[0]}'?" if similar else None
+    return _("did you mean '{name}'?", name=similar[0]) if similar else None
 
 
 def _valid_ean13(digits: str) -> bool:
@@ -316,12 +325,12 @@ def _is_null(node: yaml.Node) -> bool:
 
 def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(node, yaml.SequenceNode):
-        return "a list"
+        return _("a list")
     return {
-        "tag:yaml.org,2002:int": "a number",
-        "tag:yaml.org,2002:float": "a number",
-        "tag:yaml.org,2002:bool": "true/false",
-        "tag:yaml.org,2002:null": "nothing",
+        "tag:yaml.org,2002:int": _("a number"),
+        "tag:yaml.org,2002:float": _("a number"),
+        "tag:yaml.org,2002:bool": _("true/false"),
+        "tag:yaml.org,2002:null": _("nothing"),
     }.get(node.tag, f"'{node.value}'")

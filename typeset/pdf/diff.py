@@ -11,6 +11,7 @@ from pathlib import Path
 import pikepdf
 from PIL import Image, ImageChops, ImageFilter
 
+from ..i18n import _
 from .pages import page_images
 
 RESOLUTION = 60  # dpi: enough to see a changed line, quick to compare
@@ -22,6 +23,9 @@ class PageChange:
     label: str
     status: str  # "changed", "added", "removed"
     image: str | None = None  # the highlighted page image, for changed and added pages
+
+    def describe(self) -> str:
+        return {"changed": _("changed"), "added": _("added"), "removed": _("removed")}[self.status]
 
 
 def page_labels(path: Path) -> list[str]:

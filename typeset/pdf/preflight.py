@@ -22,12 +22,29 @@ import pikepdf
 from PIL import Image, ImageMath
 
 from ..diagnostics import Diagnostic, Diagnostics
+from ..i18n import _
+from ..inputs.cjk import display_width
 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
 INK_DPI = 36
 ERROR_PPI, WARNING_PPI = 150, 300
 HAIRLINE_PT = 0.25
+
+
+def severity_word(severity: str) -> str:
+    return _("error") if severity == "error" else _("warning")
+
+
+def preflight_warning(file: str, finding: Diagnostic) -> str:
+    """A finding as a warning of the build that made the file."""
+    where = _(" page {page}", page=finding.page) if finding.page else ""
+    return _("preflight {file}{where} ({check}, {severity}): {message}", file=file, where=where, check=finding.key,
+             severity=severity_word(finding.severity), message=finding.message)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
 
 
 def _finding(severity: str, check: str, page: int | None, message: str) -> Diagnostic:
@@ -60,10 +77,12 @@ class PreflightReport:
                              for f in self.findings]}
 
     def table(self) -> str:
-        lines = [f"preflight {self.file}: {self.pages} pages, {len(self.errors)} errors, {len(self.warnings)} warnings"]
+        lines = [_("preflight {file}: {pages} pages, {errors} errors, {warnings} warnings", file=self.file,
+                   pages=self.pages, errors=len(self.errors), warnings=len(self.warnings))]
         for finding in self.findings:
-            where = f"p.{finding.page}" if finding.page else "file"
-            lines.append(f"  {finding.severity:7}  {finding.key:10}  {where:6}  {finding.message}")
+            where = _("p.{page}", page=finding.page) if finding.page else _("file")
+            lines.append(f"  {_pad(severity_word(finding.severity), 7)}  {finding.key:10}  {_pad(where, 6)}  "
+                         f"{finding.message}")
         return "\n".join(lines)
 
 
@@ -82,7 +101,7 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
         _check_ink(pdf, report)  # last: it takes the font programs out of `pdf`
     if binding == "saddle" and report.pages % 4:
         report.findings.append(_finding("warning", "pages", None,
-                                       f"{report.pages} pages: saddle stitching needs a multiple of 4"))
+                                        _("{pages} pages: saddle stitching needs a multiple of 4", pages=report.pages)))
     return report
 
 
@@ -91,7 +110,8 @@ def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
     largest sum of the four inks over any pixel must stay under MAX_INK."""
     gs = shutil.which("gs")
     if gs is None:
-        report.findings.append(_finding("warning", "ink", None, "total ink not checked: Ghostscript (gs) is not installed"))
+        report.findings.append(_finding("warning", "ink", None,
+                                        _("total ink not checked: Ghostscript (gs) is not installed")))
         return
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "input.pdf"
@@ -100,8 +120,8 @@ def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
                                  f"-r{INK_DPI}", f"-sOutputFile={folder}/page%04d.tif", str(source)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            report.findings.append(_finding("error", "render", None,
-                                           f"Ghostscript cannot render the file: {result.stderr.strip()[:200]}"))
+            report.findings.append(_finding("error", "render", None, _("Ghostscript cannot render the file: {reason}",
+                                                                       reason=result.stderr.strip()[:200])))
             return
         for number, tiff in enumerate(sorted(Path(folder).glob("page*.tif")), start=1):
             with Image.open(tiff) as image:
@@ -109,8 +129,8 @@ def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
             total = ImageMath.lambda_eval(lambda v: v["c"] + v["m"] + v["y"] + v["k"], c=c, m=m, y=y, k=k)
             peak = round(total.getextrema()[1] / 255 * 100)
             if peak > MAX_INK:
-                report.findings.append(_finding("error", "ink", number,
-                                               f"total ink {peak} % somewhere on the page (over {MAX_INK} %)"))
+                report.findings.append(_finding("error", "ink", number, _(
+                    "total ink {peak} % somewhere on the page (over {limit} %)", peak=peak, limit=MAX_INK)))
 
 
 def _without_font_programs(pdf: pikepdf.Pdf, target: Path) -> None:
@@ -132,14 +152,14 @@ def _check_boxes(page, number: int, report: PreflightReport) -> None:
     obj = page.obj
     for box in ("/TrimBox", "/BleedBox"):
         if box not in obj:
-            report.findings.append(_finding("error", "boxes", number, f"no {box[1:]}"))
+            report.findings.append(_finding("error", "boxes", number, _("no {box}", box=box[1:])))
     if "/TrimBox" in obj and "/BleedBox" in obj:
         trim = [float(v) for v in obj.TrimBox]
         bleed = [float(v) for v in obj.BleedBox]
         least = min(trim[0] - bleed[0], trim[1] - bleed[1], bleed[2] - trim[2], bleed[3] - trim[3]) * 25.4 / 72
         if least < MIN_BLEED_MM - 0.01:
-            report.findings.append(_finding("error", "bleed", number,
-                                           f"bleed {least:.1f} mm, less than {MIN_BLEED_MM:g} mm"))
+            report.findings.append(_finding("error", "bleed", number, _("bleed {bleed:.1f} mm, less than {least:g} mm",
+                                                                          bleed=least, least=MIN_BLEED_MM)))
 
 
 class _Matrix(tuple):
@@ -155,7 +175,7 @@ class _Matrix(tuple):
                         e * A + f * C + E, e * B + f * D + F))
 
     def scale(self) -> float:
-        a, b, c, d, _, _ = self
+        a, b, c, d = self[:4]
         return math.sqrt(abs(a * d - b * c))
 
 
@@ -166,7 +186,7 @@ def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightRepo
     try:
         instructions = pikepdf.parse_content_stream(container)
     except pikepdf.PdfError as exc:
-        report.findings.append(_finding("error", "content", number, f"unreadable content: {exc}"))
+        report.findings.append(_finding("error", "content", number, _("unreadable content: {reason}", reason=exc)))
         return
     _ContentWalk(resources, ctm, number, report, seen_fonts, visited).run(instructions)
 
@@ -202,28 +222,29 @@ class _ContentWalk:
             elif op in ("Tj", "TJ", "'", '"') and self.composite and not self.notdef_reported:
                 self.text(op, operands)
             elif op in ("rg", "RG"):
-                self.rgb(f"{op} operator")
+                self.rgb(_("{operator} operator", operator=op))
             elif op in ("cs", "CS") and _is_rgb(operands[0], self.resources):
-                self.rgb(f"colour space {operands[0]}")
+                self.rgb(_("colour space {name}", name=operands[0]))
             elif op in ("S", "s", "B", "B*", "b", "b*"):
                 width = self.line_width * self.ctm.scale()
                 if width < HAIRLINE_PT:
-                    self.report.findings.append(_finding("error", "hairline", self.number,
-                                                         f"a stroke of {width:.2f} pt (less than {HAIRLINE_PT} pt)"))
+                    self.report.findings.append(_finding("error", "hairline", self.number, _(
+                        "a stroke of {width:.2f} pt (less than {least} pt)", width=width, least=HAIRLINE_PT)))
             elif op == "Do":
                 self.xobject(operands[0])
 
     def rgb(self, where: str) -> None:
         if self.report.pdfx and not self.rgb_reported:
-            self.report.findings.append(_finding("error", "colour", self.number, f"RGB colour in a PDF/X file ({where})"))
+            self.report.findings.append(_finding("error", "colour", self.number,
+                                                 _("RGB colour in a PDF/X file ({where})", where=where)))
             self.rgb_reported = True
 
     def text(self, op: str, operands) -> None:
         strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
         codes = b"".join(bytes(s) for s in strings)
         if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
-            self.report.findings.append(_finding("error", "glyphs", self.number, "text drawn with the .notdef glyph "
-                                                                                 "(a character the font lacks)"))
+            self.report.findings.append(_finding("error", "glyphs", self.number, _(
+                "text drawn with the .notdef glyph (a character the font lacks)")))
             self.notdef_reported = True
 
     def xobject(self, name) -> None:
@@ -254,32 +275,34 @@ def _rgb_space(space) -> bool:
 def _check_image(image, ctm: _Matrix, number: int, report: PreflightReport) -> None:
     space = image.get("/ColorSpace")
     if report.pdfx and space is not None and _rgb_space(space):
-        report.findings.append(_finding("error", "colour", number, "RGB image in a PDF/X file"))
-    a, b, c, d, _, _ = ctm
+        report.findings.append(_finding("error", "colour", number, _("RGB image in a PDF/X file")))
+    a, b, c, d = ctm[:4]
     width_in = math.hypot(a, b) / 72
     height_in = math.hypot(c, d) / 72
     if width_in <= 0 or height_in <= 0:
         return
     ppi = round(min(int(image.Width) / width_in, int(image.Height) / height_in), 1)  # 299.99 is 300
-    size = f"{int(image.Width)}×{int(image.Height)} px placed at {width_in * 25.4:.0f}×{height_in * 25.4:.0f} mm"
+    size = _("{width}×{height} px placed at {placed_width:.0f}×{placed_height:.0f} mm", width=int(image.Width),
+             height=int(image.Height), placed_width=width_in * 25.4, placed_height=height_in * 25.4)
     if ppi < ERROR_PPI:
-        report.findings.append(_finding("error", "image", number, f"image at {ppi:.1f} ppi, under {ERROR_PPI} ({size})"))
+        report.findings.append(_finding("error", "image", number, _("image at {ppi:.1f} ppi, under {least} ({size})",
+                                                                      ppi=ppi, least=ERROR_PPI, size=size)))
     elif ppi < WARNING_PPI:
-        report.findings.append(_finding("warning", "image", number,
-                                       f"image at {ppi:.1f} ppi, under {WARNING_PPI} ({size})"))
+        report.findings.append(_finding("warning", "image", number, _("image at {ppi:.1f} ppi, under {least} ({size})",
+                                                                        ppi=ppi, least=WARNING_PPI, size=size)))
 
 
 def _check_fonts(resources, number: int, report: PreflightReport, seen: set) -> None:
     fonts = resources.get("/Font", pikepdf.Dictionary())
-    for _, font in fonts.items():
+    for font in fonts.values():
         if font.objgen in seen:
             continue
         seen.add(font.objgen)
         name = str(font.get("/BaseFont", "?"))
         if font.get("/Subtype") == "/Type3":
-            report.findings.append(_finding("error", "fonts", number, f"Type 3 font {name}"))
+            report.findings.append(_finding("error", "fonts", number, _("Type 3 font {name}", name=name)))
             continue
         descendant = font.DescendantFonts[0] if "/DescendantFonts" in font else font
         descriptor = descendant.get("/FontDescriptor")
         if descriptor is None or not any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")):
-            report.findings.append(_finding("error", "fonts", number, f"font {name} is not embedded"))
+            report.findings.append(_finding("error", "fonts", number, _("font {name} is not embedded", name=name)))

@@ -15,7 +15,8 @@ from pathlib import Path
 import watchfiles
 
 from ..body.engine import reuse_font_subsets
-from .board import Board
+from ..i18n import N_
+from .board import Board, Message
 from .builds import WholeBuild
 from .http import make_handler
 from .preview import Previewer
@@ -57,7 +58,8 @@ class Server:
             shown = self.previewer.preview(changed)
         except Exception as exc:  # a preview must never take the server down: the whole build decides
             shown = False
-            self.board.publish(status=f"preview failed ({exc}); the whole build follows")
+            self.board.publish(status=Message(N_("preview failed ({reason}); the whole build follows"),
+                                              {"reason": str(exc)}))
         if not shown:
             self.previewer.forget(changed)
         elif self.board.error:

@@ -9,18 +9,31 @@ from __future__ import annotations
 import io
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import jinja2
 from PIL import Image
 
+from ..i18n import N_, in_language
 from ..pdf.pages import Trim, page_images
 
-BOARD_HTML = Path(__file__).with_name("board.html")
+BOARD_TEMPLATE = Path(__file__).with_name("board.html.j2")
 THUMB_DPI = 36  # a 260 mm page is about 370 px tall: enough to see the columns and photos
 LARGE_DPI = 110
 _REPORT_ARTICLE_KEYS = ("file", "title", "section", "planned", "actual", "fit", "overset_lines", "underfill_lines",
                         "fit_settings")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A status line, shown in each browser's language."""
+
+    text: str  # marked with N_ for the catalogs
+    params: dict = field(default_factory=dict)
+
+    def shown(self, lang: str) -> str:
+        return in_language(lang, self.text, **self.params)
 
 
 @dataclass
@@ -46,7 +59,7 @@ class Board:
         self.report: dict | None = None  # the last whole build's report.json
         self.previewed: dict[str, dict] = {}  # file -> its fit in the latest preview, until the whole build
         self.error: str | None = None
-        self.status = "building the issue…"
+        self.status = Message(N_("building the issue…"))
         self.building = False
         self.warm = False  # every previewable article laid out once in the server since the last build
         self.updated = time.time()
@@ -59,12 +72,12 @@ class Board:
             self.updated = time.time()
             self.changed.notify_all()
 
-    def snapshot(self) -> dict:
+    def snapshot(self, lang: str) -> dict:
         with self.changed:
             report = self.report or {}
             return {
                 "version": self.version,
-                "status": self.status,
+                "status": self.status.shown(lang),
                 "building": self.building,
                 "warm": self.warm,
                 "error": self.error,
@@ -104,6 +117,24 @@ class Board:
                 self.large = {k: v for k, v in self.large.items() if k[0] != index}
                 self.large[key] = cached
         return cached
+
+
+def board_html(lang: str) -> bytes:
+    """The board page in `lang`, with the texts its script writes."""
+    def say(message: str) -> str:
+        return in_language(lang, message)
+
+    strings = {
+        "plan": say("page plan"), "lines": say(" lines"), "preview": say("preview: the whole build has not caught up yet"),
+        "fit": {"ok": say("ok"), "underfill": say("underfill"), "overset": say("overset"), "moved": say("moved")},
+        "status": {"blank": say("unplanned"), "contents": say("contents"), "cover": say("cover"), "ok": say("ok"),
+                   "underfill": say("underfill"), "overset": say("overset"), "moved": say("moved")},
+    }
+    environment = jinja2.Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    environment.install_gettext_callables(gettext=say, ngettext=lambda s, p, n: in_language(lang, s if n == 1 else p),
+                                          newstyle=True)
+    template = environment.from_string(BOARD_TEMPLATE.read_text(encoding="utf-8"))
+    return template.render(strings=strings, lang_tag="zh-CN" if lang == "zh_CN" else "en").encode()
 
 
 def page_status(fit: str, folio: int, last_text_folio: int, blank: bool) -> str:

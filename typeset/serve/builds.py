@@ -14,7 +14,8 @@ from pathlib import Path
 from ..build import ISSUE_PDF, REPORT_JSON
 from ..pdf.pages import page_images
 from ..report import violates_plan
-from .board import THUMB_DPI, Board, board_pages
+from ..i18n import N_, _
+from .board import THUMB_DPI, Board, Message, board_pages
 
 
 class WholeBuild:
@@ -52,26 +53,28 @@ class WholeBuild:
 
     def _finish(self, process: subprocess.Popen, generation: int) -> None:
         started = time.monotonic()
-        _, stderr = process.communicate()
+        stderr = process.communicate()[1]
         if generation != self.generation:
             return  # a newer build is on its way
         if process.returncode not in (0, 3):
             lines = [line for line in stderr.splitlines() if line.strip()]
-            self.board.publish(building=False, error="\n".join(lines) or f"build failed ({process.returncode})",
-                               status="the build stopped on an input error: fix it and save")
+            self.board.publish(building=False,
+                               error="\n".join(lines) or _("build failed ({code})", code=process.returncode),
+                               status=Message(N_("the build stopped on an input error: fix it and save")))
             return
         try:
             report = json.loads((self.out_dir / REPORT_JSON).read_text(encoding="utf-8"))
             pdf = (self.out_dir / report["outputs"].get("issue", ISSUE_PDF)).read_bytes()
             images = page_images(pdf, THUMB_DPI)
         except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
-            self.board.publish(building=False, error=f"cannot read the build's outputs: {exc}")
+            self.board.publish(building=False, error=_("cannot read the build's outputs: {reason}", reason=exc))
             return
         if generation != self.generation:
             return
         self.board.set_pages(board_pages(report), {i: (png, pdf, i + 1, None) for i, png in enumerate(images)})
         violated = any(violates_plan(a["fit"]) for a in report["articles"])
-        status = (f"built {time.strftime('%H:%M:%S')} in {time.monotonic() - started:.1f} s"
-                  + (" — the page plan is violated" if violated else ""))
+        params = {"time": time.strftime("%H:%M:%S"), "seconds": round(time.monotonic() - started, 1)}
+        status = Message(N_("built {time} in {seconds} s — the page plan is violated") if violated else
+                         N_("built {time} in {seconds} s"), params)
         self.board.publish(report=report, previewed={}, error=None, building=False, warm=False, status=status)
         self.on_done(report)

@@ -7,7 +7,8 @@ import json
 import threading
 from urllib.parse import urlparse
 
-from .board import BOARD_HTML, Board
+from ..i18n import lang_of
+from .board import Board, board_html
 
 
 def make_handler(board: Board, stop: threading.Event):
@@ -26,10 +27,11 @@ def make_handler(board: Board, stop: threading.Event):
 
         def do_GET(self):
             path = urlparse(self.path).path
+            lang = lang_of(self.headers.get("Accept-Language"))
             if path == "/":
-                self.send(BOARD_HTML.read_bytes(), "text/html; charset=utf-8")
+                self.send(board_html(lang), "text/html; charset=utf-8")
             elif path == "/state":
-                self.send(json.dumps(board.snapshot(), ensure_ascii=False).encode(), "application/json")
+                self.send(json.dumps(board.snapshot(lang), ensure_ascii=False).encode(), "application/json")
             elif path == "/events":
                 self.events()
             elif path.startswith(("/thumb/", "/page/")) and path.rsplit("/", 1)[1].isdigit():

@@ -18,7 +18,8 @@ from ..inputs.copyfit import Setting
 from ..inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from ..pdf.pages import page_images
 from ..report import fit_status
-from .board import THUMB_DPI, Board, PageView, blank_like, page_status
+from ..i18n import N_
+from .board import THUMB_DPI, Board, Message, PageView, blank_like, page_status
 
 
 class Previewer:
@@ -101,15 +102,17 @@ class Previewer:
             body, redraw = self.lay_out(edited, report, diagnostics)
         except InputError:
             self.board.publish(error="\n".join(d.format() for d in diagnostics.errors),
-                               status="input error: fix it and save")
+                               status=Message(N_("input error: fix it and save")))
             return True
         laid_out = time.monotonic()
         drawn = sorted(i for pages in redraw.values() for i in pages)  # the others on the board are still right
         image_of = _draw(body, drawn)
         self._show(body, image_of)
         done = time.monotonic()
-        self.board.publish(error=None, status=f"preview in {done - started:.2f} s: layout {laid_out - started:.2f}, "
-                                              f"{len(drawn)} page(s) drawn {done - laid_out:.2f}; the whole build follows")
+        self.board.publish(error=None, status=Message(
+            N_("preview in {seconds} s: layout {layout}, {pages} page(s) drawn {drawing}; the whole build follows"),
+            {"seconds": f"{done - started:.2f}", "layout": f"{laid_out - started:.2f}", "pages": len(drawn),
+             "drawing": f"{done - laid_out:.2f}"}))
         return True
 
     def _show(self, body, image_of: dict[int, tuple]) -> None:

@@ -18,8 +18,15 @@ def test_the_readme_lists_the_manifest_keys_the_schema_declares():
 
 
 def test_an_installed_typeset_builds_an_issue_from_any_folder(tmp_path):
+    # built from a copy of the sources, so the checkout gets no build/ folder and nothing stale goes in
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("typeset", "layout", "styles", "fonts"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "wheel"), str(REPO)], check=True, capture_output=True)
+                    "-w", str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)
     installed = tmp_path / "installed"
     with zipfile.ZipFile(next((tmp_path / "wheel").glob("typeset-*.whl"))) as wheel:
         wheel.extractall(installed)
@@ -37,3 +44,7 @@ def test_an_installed_typeset_builds_an_issue_from_any_folder(tmp_path):
     assert built.returncode == 0, built.stderr
     pages = pdf_text_by_page(tmp_path / "out" / "issue.pdf")
     assert len(pages) == 10 and "一本杂志是怎样排出来的" in "".join(pages)
+    # the catalogs are installed too: the interface speaks Chinese
+    chinese = subprocess.run([sys.executable, "-S", "-m", "typeset", "build", str(tmp_path / "nowhere")],
+                             capture_output=True, text=True, env={**env, "TYPESET_LANG": "zh_CN"}, cwd=tmp_path)
+    assert chinese.stderr.splitlines()[-1] == "错误：输入有 1 处问题；未写出任何文件"

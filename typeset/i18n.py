@@ -37,9 +37,9 @@ def _catalog(lang: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
 
 
-def _(message: str, **params) -> str:
-    """`message` in the interface's language, its {fields} filled from `params`."""
-    text = _catalog(language()).gettext(message)
+def _(msgid: str, /, **params) -> str:
+    """`msgid` in the interface's language, its {fields} filled from `params`."""
+    text = _catalog(language()).gettext(msgid)
     return text.format(**params) if params else text
 
 
@@ -60,9 +60,9 @@ def lang_of(accept_language: str | None) -> str:
     return language()
 
 
-def in_language(lang: str, message: str, **params) -> str:
-    """`message` in the given language (the board follows each browser's)."""
-    text = _catalog(lang).gettext(message)
+def in_language(lang: str, msgid: str, /, **params) -> str:
+    """`msgid` in the given language (the board follows each browser's)."""
+    text = _catalog(lang).gettext(msgid)
     return text.format(**params) if params else text
 
 
@@ -85,7 +85,7 @@ def translate_click() -> None:
             module.ngettext = lambda singular, plural, count: _catalog(language()).ngettext(singular, plural, count)
 
 
-def N_(message: str) -> str:
+def N_(message: str, /) -> str:
     """Marks a message for the catalogs where it is declared; `_` translates it where it is shown."""
     return message
 

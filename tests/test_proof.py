@@ -63,10 +63,10 @@ def test_diff_lists_only_the_page_that_changed_since_the_previous_proof(tmp_path
 
     result = run_cli("diff", str(issue))  # the latest proof against the one it replaced
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"     5  changed  {issue / 'build/diff/diff-5.png'}", "1 page(s) changed"]
+    assert result.stdout.splitlines() == [f"     5  changed  {issue / 'build/diff/diff-5.png'}", "1 page changed"]
     assert (issue / "build/diff/diff-5.png").read_bytes()[:4] == b"\x89PNG"
     explicit = run_cli("diff", str(issue / "build/proof-previous.pdf"), str(issue / "build/proof.pdf"),
                        "-o", str(tmp_path / "d"))
-    assert explicit.stdout.splitlines() == [f"     5  changed  {tmp_path / 'd/diff-5.png'}", "1 page(s) changed"]
+    assert explicit.stdout.splitlines() == [f"     5  changed  {tmp_path / 'd/diff-5.png'}", "1 page changed"]
     same = run_cli("diff", str(issue / "build/proof.pdf"), str(issue / "build/proof.pdf"), "-o", str(tmp_path / "e"))
     assert same.stdout.strip() == "no page changed"

@@ -34,7 +34,7 @@ from .pdf.preflight import preflight, preflight_warning
 from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .report import BuildReport, BuildResult, fit_status
-from .store import Inputs, digest, package_folder, write_atomic
+from .store import Inputs, digest, package_folder, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
@@ -262,6 +262,7 @@ def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
     """The fit report of the issue without building the PDF. It reads the layout cache of the
     default output folder and writes nothing."""
     laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, LayoutCache(issue_dir / "build"))
+    _cache_warnings(diagnostics)
     return BuildReport.of(laid_out.manifest, laid_out.body, {}, diagnostics, [str(f) for f in laid_out.body.folios])
 
 
@@ -286,9 +287,16 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
     checks = _preflight(files, outputs, diagnostics)
+    _cache_warnings(diagnostics)
     report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
     report.preflight = checks
     return BuildResult(out_dir, report, files={**files, **cache.files()}, stale=cache.stale())
+
+
+def _cache_warnings(diagnostics: Diagnostics) -> None:
+    """What the caches had to say (a damaged entry rebuilt, a folder that could not be used)."""
+    for notice in take_notices():
+        diagnostics.warning(notice, hint=_("the build is right all the same; nothing to do unless it repeats"))
 
 
 def _print_files(manifest: Manifest, pdf: bytes, labels: list[str], body_pages: int, profile: Path) -> dict:
@@ -408,7 +416,8 @@ def _proof_articles(issue_dir: Path, out_dir: Path, diagnostics: Diagnostics, ar
     cache = LayoutCache(out_dir)
     laid_out = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache)
     body = laid_out.body
-    notes = [fit.article.slug for fit in body.fits for _ in range(fit.pages_kept)]
+    notes = [fit.article.slug for fit in body.fits for _page in range(fit.pages_kept)]
+    _cache_warnings(diagnostics)
     report = BuildReport.of(laid_out.manifest, body, {}, diagnostics,
                             [str(s.folio) for s in body.slots if s.kind == "article"])
     # the other articles' cache entries stay for the next build: nothing is stale

@@ -5,17 +5,26 @@ lives in a folder named here: the per-user caches under $XDG_CACHE_HOME/typeset/
 font faces, ReportLab subsets, CMYK photos) and the per-build layout cache in
 OUT_DIR/.cache/layout/. Every file is written by `write_atomic`: to a temporary name in the
 same folder, then renamed, so a reader (or a second build) never sees half a file.
+
+A cache never decides whether an issue builds. Each entry is written with the SHA-256 of its
+content beside it and checked when it is used: a damaged entry is made again and said once
+(`take_notices`). A cache folder that cannot be made or written is replaced by a temporary one
+for this run: the build is as right, only slower.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
+
+from .i18n import _
 
 USER_CACHES = ("fonts", "reportlab", "cmyk")
 LAYOUT_CACHE = Path(".cache") / "layout"  # inside an output folder
@@ -75,19 +84,103 @@ def package_folder() -> Path:
     return Path(__file__).resolve().parent
 
 
+_notices: list[str] = []  # what the caches had to say in this run, for the build's warnings
+_fallbacks: dict[str, Path] = {}  # cache name -> the temporary folder used instead of an unusable one
+
+
+def take_notices() -> list[str]:
+    """What happened to the caches since the last call: damaged entries, unusable folders."""
+    taken = list(_notices)
+    _notices.clear()
+    return taken
+
+
 def user_cache(name: str) -> Path:
-    """One of the per-user cache folders (`USER_CACHES`)."""
+    """One of the per-user cache folders (`USER_CACHES`); a temporary one for this run when the
+    real one cannot be made or written."""
     assert name in USER_CACHES, name
+    if name in _fallbacks:
+        return _fallbacks[name]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "typeset" / name
+    folder = Path(base) / "typeset" / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(_("not writable"))
+    except OSError as exc:
+        return _fall_back(name, folder, exc)
+    return folder
+
+
+def _fall_back(name: str, folder: Path, exc: OSError) -> Path:
+    temporary = Path(tempfile.mkdtemp(prefix=f"typeset-{name}-"))
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    _fallbacks[name] = temporary
+    _notices.append(_("cannot use the cache folder {folder} ({reason}); building without it, only slower",
+                      folder=folder, reason=exc.strerror or exc))
+    return temporary
+
+
+_makers: dict[Path, Callable[[str], None]] = {}  # cache entries this process used, and how each is made
 
 
 def cached_file(folder: Path, name: str, make: Callable[[str], None]) -> Path:
-    """`folder/name`, made by `make(temporary path)` when it is not there yet."""
+    """`folder/name`, made by `make(temporary path)` when it is not there yet or is damaged (its
+    content no longer matches the digest written with it)."""
     target = folder / name
-    if not target.exists():
+    _makers[target] = make
+    if _verified(target):
+        return target
+    if target.exists() or _digest_file(target).exists():
+        note_damaged(target)
+    try:
         write_atomic(target, make)
+        write_atomic(_digest_file(target), _file_digest(target).encode())
+    except OSError as exc:
+        if folder in _fallbacks.values():
+            raise
+        return cached_file(_fall_back(folder.name, folder, exc), name, make)
     return target
+
+
+def ensure(path: Path) -> Path:
+    """`path` once more just before it is read, when it may be a cache entry this process used:
+    made again if it was removed or damaged since (another build, a disk hiccup, a person)."""
+    make = _makers.get(path)
+    if make is not None and not _verified(path):
+        return cached_file(path.parent, path.name, make)
+    return path
+
+
+def note_damaged(path: Path) -> None:
+    _notices.append(_("cache entry {file} was damaged and has been rebuilt", file=path))
+
+
+def _digest_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.sha256")
+
+
+def _file_digest(path: Path) -> str:
+    hashed = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            hashed.update(block)
+    return hashed.hexdigest()
+
+
+def _verified(path: Path) -> bool:
+    """The entry is there and whole: its content has the digest written with it."""
+    try:
+        stat = path.stat()
+        return _verified_as(path, stat.st_size, stat.st_mtime_ns, _digest_file(path).read_text())
+    except (OSError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=256)
+def _verified_as(path: Path, size: int, mtime_ns: int, expected: str) -> bool:
+    """Checked once per process for each state of the file (`typeset serve` builds again and again)."""
+    return _file_digest(path) == expected.strip()
 
 
 def write_atomic(path: Path, data: bytes | Callable[[str], None]) -> None:

@@ -30,7 +30,7 @@ from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
-from ..store import Inputs, digest, user_cache
+from ..store import Inputs, digest, ensure, user_cache
 from . import justify
 from .html import ArticleBlock, render_html
 from .layoutcache import font_files
@@ -112,6 +112,7 @@ class _SandboxedFetcher(URLFetcher):
         if url.startswith("file://"):
             path = Path(unquote(url[len("file://"):].split("?")[0].split("#")[0])).resolve()
             if any(path == r or r in path.parents for r in self.roots):
+                ensure(path)  # a cached font face or photo may have been removed since it was checked
                 return super().fetch(url, headers)
         elif url.startswith("data:"):
             return super().fetch(url, headers)

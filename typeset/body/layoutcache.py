@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
-from ..store import LAYOUT_CACHE, Inputs, code_digest, digest
+from ..store import LAYOUT_CACHE, Inputs, code_digest, digest, note_damaged
 
 FOLDER = LAYOUT_CACHE
 
@@ -57,11 +57,15 @@ class LayoutCache:
             return self.new[key]
         if self.folder is None:
             return None
+        path = self.folder / f"{key}.json"
         try:
-            data = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
             trial = Trial(int(data["pages"]), [[(block, int(chars)) for block, chars in page] for page in data["placed"]])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # missing, or half of an old format: lay it out again
+        except OSError:
+            return None  # not there: lay it out
+        except (ValueError, KeyError, TypeError):
+            note_damaged(path)  # lay it out again; the build writes the entry anew
+            return None
         self.used.add(key)
         return trial
 

@@ -19,6 +19,7 @@ from ..diagnostics import Diagnostics
 from ..i18n import _
 from ..inputs.housestyle import HouseStyle, points
 from ..inputs.manifest import Manifest
+from ..store import ensure
 from .fonts import CoverFonts
 from .text import PageGeometry, break_lines, draw_paragraph, new_canvas, start_page
 
@@ -69,6 +70,7 @@ def build_covers(manifest: Manifest, style: HouseStyle, fonts: CoverFonts, diagn
 
 def _full_bleed_image(canvas, geometry: PageGeometry, path) -> None:
     """Scale the photo to cover trim + bleed and centre it; the page edge crops the rest."""
+    path = ensure(path)  # a CMYK photo from the cache
     with Image.open(path) as image:
         width, height = image.size
     media_w, media_h = geometry.media
@@ -181,7 +183,7 @@ def _inside_front_cover(canvas, geometry: PageGeometry, manifest: Manifest, styl
             y -= size * 1.45
     y -= 4 * mm
     if item.image:
-        with Image.open(item.image) as image:
+        with Image.open(ensure(item.image)) as image:
             iw, ih = image.size
         photo_h = min(width * ih / iw, points(sizes.photo_height))
         photo_w = photo_h * iw / ih

@@ -21,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont as ReportLabTTFont
 
 from ..inputs.fonts import FontSet
-from ..store import Inputs, cached_file, digest, user_cache
+from ..store import Inputs, cached_file, digest, ensure, user_cache
 
 # A few characters every page may draw (digits, leaders, brackets) beyond the text itself.
 _ALWAYS = set("0123456789 .·…—-()（）：:/第期总年月")
@@ -92,7 +92,7 @@ def _subset(source: Path, chars: str, target: str) -> None:
 
 def register(fonts: FontSet, role: str, weight: int, text: str) -> str:
     """Register the role's face nearest `weight`, subset for `text`; returns the ReportLab font name."""
-    path = truetype_subset(_face_file(fonts, role, weight), text)
+    path = truetype_subset(ensure(_face_file(fonts, role, weight)), text)
     name = f"{role}-{weight}-{path.stem.rsplit('-', 1)[-1][:10]}"
     if name not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(ReportLabTTFont(name, str(path)))

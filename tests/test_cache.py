@@ -1,0 +1,114 @@
+"""A damaged or unusable cache never breaks a build: each fault gives a successful build with the
+same text and one clear warning."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import MINIMAL_MANIFEST, REPO, article, pdf_text_by_page, write_issue
+
+MANIFEST_WITH_PHOTO = MINIMAL_MANIFEST.replace("page:\n", "cover:\n  image: images/cover.jpg\npage:\n")
+
+
+def _issue(root: Path) -> Path:
+    issue = write_issue(root, MANIFEST_WITH_PHOTO, {"articles/a.md": article(paragraphs=4)})
+    (issue / "images").mkdir()
+    Image.new("RGB", (2600, 3500), (180, 40, 40)).save(issue / "images" / "cover.jpg", dpi=(300, 300))
+    return issue
+
+
+def _build(issue: Path, out: Path, cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    return subprocess.run([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "--force"],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """An issue built once with a fresh cache: the cache to damage and the text to compare with."""
+    root = tmp_path_factory.mktemp("cache")
+    issue, cache = _issue(root / "issue"), root / "cache"
+    result = _build(issue, root / "out", cache)
+    assert result.returncode == 0, result.stderr
+    return issue, cache, pdf_text_by_page(root / "out" / "issue.pdf")
+
+
+def _damage(files: list[Path], how: str) -> None:
+    assert files, "nothing cached to damage"
+    for path in files:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3] if how == "truncate" else b"not what was cached " * 50)
+
+
+# Fonts last: faces made anew are new files, so the ReportLab subsets made from them get new names.
+@pytest.mark.parametrize("folder, pattern, how", [
+    ("typeset/cmyk", "*.jpg", "junk"),
+    ("typeset/reportlab", "*.ttf", "junk"),
+    ("typeset/fonts", "*.otf", "truncate"),
+])
+def test_a_damaged_cache_entry_is_rebuilt_with_one_warning(clean, tmp_path, folder, pattern, how):
+    issue, cache, text = clean  # damaged in place (entries are keyed by where their sources are); the build mends it
+    damaged = sorted((cache / folder).glob(pattern))
+    _damage(damaged, how)
+    result = _build(issue, tmp_path / "out", cache)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "was damaged and has been rebuilt" in line]
+    assert len(warnings) == len(damaged) and all(str(path) in " ".join(warnings) for path in damaged)
+    assert pdf_text_by_page(tmp_path / "out" / "issue.pdf") == text
+    again = _build(issue, tmp_path / "again", cache)  # the entries were made anew: nothing more to say
+    assert again.returncode == 0 and "damaged" not in again.stderr
+
+
+def test_damaged_layout_entries_are_laid_out_again(clean, tmp_path):
+    issue, cache, text = clean
+    out = tmp_path / "out"
+    assert _build(issue, out, cache).returncode == 0
+    entries = sorted((out / ".cache" / "layout").glob("*.json"))
+    _damage(entries, "junk")
+    result = _build(issue, out, cache)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert result.stderr.count("was damaged and has been rebuilt") == len(entries)
+    assert pdf_text_by_page(out / "issue.pdf") == text
+
+
+def test_a_cache_folder_that_cannot_be_made_is_done_without(clean, tmp_path):
+    issue, _, text = clean
+    blocked = tmp_path / "cache"
+    blocked.mkdir()
+    (blocked / "typeset").write_text("a plain file where the cache folder should be")
+    result = _build(issue, tmp_path / "out", blocked)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "problem" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: cannot use the cache folder")]
+    assert len(warnings) == 3  # fonts, ReportLab subsets, CMYK photos: each said once
+    assert pdf_text_by_page(tmp_path / "out" / "issue.pdf") == text
+
+
+def test_entries_removed_while_two_builds_run(clean, tmp_path):
+    """Two builds share a cold cache; once the first entries are there, all are removed while
+    both are still running (as a person clearing ~/.cache would)."""
+    issue, _, text = clean
+    shared = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(shared)}
+    builds = [subprocess.Popen([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(tmp_path / name),
+                                "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                               env=env) for name in ("one", "two")]
+    deadline = time.monotonic() + 120
+    while not list(shared.glob("typeset/fonts/*.otf")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    removed = [path for path in shared.rglob("*") if path.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    errors = [build.communicate(timeout=300)[1] for build in builds]
+    assert removed and all(build.poll() is not None for build in builds)
+    for build, stderr in zip(builds, errors):
+        assert build.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    for name in ("one", "two"):
+        assert pdf_text_by_page(tmp_path / name / "issue.pdf") == text

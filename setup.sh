@@ -58,6 +58,6 @@ if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip
 fi
 .venv/bin/python -c 'import typeset.cli, weasyprint, pikepdf' # fail here, not in the first build
 if ((TEST)); then
-  .venv/bin/python -c 'import pytest, pdfplumber, playwright, babel'
+  .venv/bin/python -c 'import pytest, pdfplumber, playwright, babel, pdf_oxide'
 fi
 echo "setup: ready (.venv/bin/typeset)"

@@ -16,10 +16,10 @@ from pathlib import Path
 from .body.layoutcache import LayoutCache
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics
-from .i18n import _
 from .frontpages.contents import build_contents, contents_text
 from .frontpages.covers import build_covers, cover_text
 from .frontpages.fonts import reportlab_fonts
+from .i18n import _
 from .inputs.articles import read_articles
 from .inputs.copyfit import Setting
 from .inputs.fonts import FontSet, load_fonts

@@ -17,7 +17,15 @@ from pathlib import Path
 import click
 import pikepdf
 
-from .build import PREVIOUS_PROOF_PDF, PROOF_PDF, OutputError, ProofOptions, Request, fit_issue, run
+from .build import (
+    PREVIOUS_PROOF_PDF,
+    PROOF_PDF,
+    OutputError,
+    ProofOptions,
+    Request,
+    fit_issue,
+    run,
+)
 from .diagnostics import Diagnostic, Diagnostics, InputError
 from .i18n import _, n_, translate_click
 from .importer import add_to_manifest, import_docx, slug_for

@@ -13,9 +13,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from ..inputs.articles import Article
 from ..diagnostics import Diagnostics, InputError
 from ..i18n import _
+from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest

@@ -7,22 +7,28 @@ inside the trim by the safe margin. Colours and sizes come from the house style 
 
 from __future__ import annotations
 
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import eanbc
 from reportlab.graphics.shapes import Drawing
+from reportlab.lib.colors import CMYKColor
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ..diagnostics import Diagnostics
 from ..i18n import _
 from ..inputs.housestyle import HouseStyle, points
 from ..inputs.manifest import Manifest
+from ..pdf.printfiles import PDFX
 from ..store import ensure
 from .fonts import CoverFonts
 from .text import PageGeometry, break_lines, draw_paragraph, new_canvas, start_page
-
 
 
 def cover_text(manifest: Manifest) -> str:
@@ -68,7 +74,16 @@ def build_covers(manifest: Manifest, style: HouseStyle, fonts: CoverFonts, diagn
     return buffer.getvalue()
 
 
-def _full_bleed_image(canvas, geometry: PageGeometry, path) -> None:
+@dataclass(frozen=True)
+class Placed:
+    """A photo on the page: its file, where it stands (x, y, width, height) and its pixels."""
+
+    path: Path
+    box: tuple[float, float, float, float]
+    pixels: tuple[int, int]
+
+
+def _full_bleed_image(canvas, geometry: PageGeometry, path) -> Placed:
     """Scale the photo to cover trim + bleed and centre it; the page edge crops the rest."""
     path = ensure(path)  # a CMYK photo from the cache
     with Image.open(path) as image:
@@ -77,7 +92,9 @@ def _full_bleed_image(canvas, geometry: PageGeometry, path) -> None:
     scale = max(media_w / width, media_h / height)
     w, h = width * scale, height * scale
     b = geometry.bleed
-    canvas.drawImage(str(path), -b - (w - media_w) / 2, -b - (h - media_h) / 2, w, h)
+    box = (-b - (w - media_w) / 2, -b - (h - media_h) / 2, w, h)
+    canvas.drawImage(str(path), *box)
+    return Placed(path, box, (width, height))
 
 
 def _fit_size(text: str, font: str, size: float, width: float, minimum: float) -> float:
@@ -88,11 +105,11 @@ def _fit_size(text: str, font: str, size: float, width: float, minimum: float) -
 
 def _front_cover(canvas, geometry: PageGeometry, manifest: Manifest, style: HouseStyle, fonts: CoverFonts) -> None:
     cover = manifest.cover
-    if cover and cover.image:
-        _full_bleed_image(canvas, geometry, cover.image)
+    photo = _full_bleed_image(canvas, geometry, cover.image) if cover and cover.image else None
     _masthead_band(canvas, geometry, manifest, style, fonts)
     if cover and cover.lines:
-        _cover_lines(canvas, geometry, cover.lines, bool(cover.barcode), style, fonts)
+        opaque = not PDFX[manifest.page.pdfx].transparency
+        _cover_lines(canvas, geometry, cover.lines, bool(cover.barcode), style, fonts, photo if opaque else False)
     if cover and cover.barcode:
         safe, box = points(style.cover.safe_margin), points(style.cover.barcode_width)
         _barcode(canvas, geometry.trim_w - safe - box, safe, cover.barcode, style, fonts.hei)
@@ -127,14 +144,20 @@ def _masthead_band(canvas, geometry: PageGeometry, manifest: Manifest, style: Ho
 
 
 def _cover_lines(canvas, geometry: PageGeometry, lines: list[str], barcode: bool, style: HouseStyle,
-                 fonts: CoverFonts) -> None:
-    """The cover lines on a dark translucent band at the foot, each with a red mark."""
+                 fonts: CoverFonts, baked: Placed | None | bool = False) -> None:
+    """The cover lines on a dark translucent band at the foot, each with a red mark. Where the
+    standard allows no transparency (`baked` is the photo under the band, or None for paper),
+    the band is baked into what lies under it instead."""
     w, b = geometry.trim_w, geometry.bleed
     safe, sizes, colours = points(style.cover.safe_margin), style.cover, style.colours
     beside_barcode = points(sizes.barcode_width) + 4 * mm if barcode else 0
     band_height = sizes.lines_leading * len(lines) + 14 * mm
-    canvas.setFillColor(colours.reportlab("shade"))
-    canvas.rect(-b, safe + 6 * mm, w + b - safe - 4 * mm - beside_barcode, band_height, stroke=0, fill=1)
+    band = (-b, safe + 6 * mm, w + b - safe - 4 * mm - beside_barcode, band_height)
+    if baked is False:
+        canvas.setFillColor(colours.reportlab("shade"))
+        canvas.rect(*band, stroke=0, fill=1)
+    else:
+        _opaque_band(canvas, band, baked, colours)
     y = safe + 6 * mm + band_height - 7 * mm - sizes.lines_size
     for line in lines:
         fitted = _fit_size(line, fonts.hei_bold, sizes.lines_size, w - 2 * safe - 8 * mm - beside_barcode, 10)
@@ -144,6 +167,27 @@ def _cover_lines(canvas, geometry: PageGeometry, lines: list[str], barcode: bool
         canvas.setFont(fonts.hei_bold, fitted)
         canvas.drawString(safe + 5 * mm, y, line)
         y -= sizes.lines_leading
+
+
+def _opaque_band(canvas, band: tuple[float, float, float, float], photo: Placed | None, colours) -> None:
+    """The translucent band as opaque colour: blended into the photo's pixels under it (whole
+    pixels, so the baked piece lies exactly on the photo), or with white paper."""
+    x, y, width, height = band
+    alpha = colours.shade_opacity
+    if photo is None:
+        canvas.setFillColor(CMYKColor(*(ink * alpha for ink in colours.shade)))
+        canvas.rect(x, y, width, height, stroke=0, fill=1)
+        return
+    (px, py, pw, ph), (iw, ih) = photo.box, photo.pixels
+    left, right = max(0, math.floor((x - px) / pw * iw)), min(iw, math.ceil((x + width - px) / pw * iw))
+    top, bottom = max(0, math.floor((py + ph - y - height) / ph * ih)), min(ih, math.ceil((py + ph - y) / ph * ih))
+    with Image.open(photo.path) as image:
+        piece = image.convert("CMYK").crop((left, top, right, bottom))
+    shade = Image.new("CMYK", piece.size, tuple(round(ink * 255) for ink in colours.shade))
+    buffer = io.BytesIO()
+    Image.blend(piece, shade, alpha).save(buffer, "JPEG", quality=90)
+    canvas.drawImage(ImageReader(buffer), px + left / iw * pw, py + ph - bottom / ih * ph,
+                     (right - left) / iw * pw, (bottom - top) / ih * ph)
 
 
 def _barcode(canvas, x: float, y: float, digits: str, style: HouseStyle, font: str) -> None:

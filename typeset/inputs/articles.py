@@ -10,14 +10,14 @@ from pathlib import Path
 import yaml
 from markdown_it.token import Token
 
-from .cjk import refine
-from .copyfit import KNOBS, Setting, parse_range
 from ..diagnostics import Diagnostics
 from ..i18n import _
+from .cjk import refine
+from .copyfit import KNOBS, Setting, parse_range
 from .images import check_image
 from .manifest import ArticleEntry, Manifest
-from .yamlnodes import resolve_inside
 from .markdown import make_parser
+from .yamlnodes import resolve_inside
 
 LAYOUT_KEYS = ("columns", "fit")
 BODY_ROLES = {"article": "song", "foreword": "kai"}

@@ -85,8 +85,8 @@ class PageSpec:
                               doc="the printing condition's ICC profile (issue or styles/)")
     caliper_mm: float = key("length", 0.1, name="caliper", example="0.1mm",
                             doc="one leaf of paper: the spine width of a perfect-bound cover")
-    pdfx: str = key("choice", "X-4", choices=("X-4",), example="X-4",
-                    doc="the PDF/X standard of the print files")
+    pdfx: str = key("choice", "X-4", choices=("X-4", "X-1a"), example="X-4",
+                    doc="the print files' standard: X-4, or X-1a (no transparency, PDF 1.4)")
 
 
 @dataclass

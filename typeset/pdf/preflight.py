@@ -24,6 +24,7 @@ from PIL import Image, ImageMath
 from ..diagnostics import Diagnostic, Diagnostics
 from ..i18n import _
 from ..inputs.cjk import display_width
+from .overprint import ColourState, after
 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
@@ -57,6 +58,7 @@ class PreflightReport:
     file: str
     pages: int = 0
     pdfx: bool = False  # the file has an output intent: colour must be CMYK (or gray)
+    standard: str = ""  # the PDF/X version the file claims (GTS_PDFXVersion)
     checks: Diagnostics = field(default_factory=Diagnostics)  # the findings
 
     @property
@@ -72,9 +74,10 @@ class PreflightReport:
         return self.checks.warnings
 
     def as_json(self) -> dict:
-        return {"file": self.file, "pages": self.pages, "errors": len(self.errors), "warnings": len(self.warnings),
-                "findings": [{"severity": f.severity, "check": f.key, "page": f.page, "message": f.message}
-                             for f in self.findings]}
+        findings = [{"severity": f.severity, "check": f.key, "page": f.page, "message": f.message}
+                    for f in self.findings]
+        return {"file": self.file, "standard": self.standard or None, "pages": self.pages, "errors": len(self.errors),
+                "warnings": len(self.warnings), "findings": findings}
 
     def table(self) -> str:
         lines = [_("preflight {file}: {pages} pages, {errors} errors, {warnings} warnings", file=self.file,
@@ -92,17 +95,77 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
     pdf = pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
     report.pages = len(pdf.pages)
     report.pdfx = "/OutputIntents" in pdf.Root
+    report.standard = _standard(pdf)
     seen_fonts: set = set()
     for number, page in enumerate(pdf.pages, start=1):
         _check_boxes(page, number, report)
         _walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), number, report,
               seen_fonts, set())
     if report.pdfx:
+        _check_identification(pdf, report)
+        _check_transparency(pdf, report)
         _check_ink(pdf, report)  # last: it takes the font programs out of `pdf`
     if binding == "saddle" and report.pages % 4:
         report.findings.append(_finding("warning", "pages", None,
                                         _("{pages} pages: saddle stitching needs a multiple of 4", pages=report.pages)))
     return report
+
+
+IDENTIFICATION_INFO = ("/Title", "/CreationDate", "/ModDate", "/GTS_PDFXVersion", "/Trapped")
+IDENTIFICATION_XMP = ("xmp:CreateDate", "xmp:ModifyDate", "xmpMM:DocumentID", "xmpMM:VersionID",
+                      "xmpMM:RenditionClass", "pdfxid:GTS_PDFXVersion")
+
+
+def _standard(pdf: pikepdf.Pdf) -> str:
+    return str(pdf.docinfo.get("/GTS_PDFXVersion", ""))
+
+
+def _check_identification(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
+    """The keys ISO 15930 asks of a PDF/X file in its Info dictionary and its XMP."""
+    missing = [key for key in IDENTIFICATION_INFO if key not in pdf.docinfo]
+    if _standard(pdf).startswith("PDF/X-1a") and "/GTS_PDFXConformance" not in pdf.docinfo:
+        missing.append("/GTS_PDFXConformance")
+    meta = pdf.open_metadata()
+    missing += [key for key in IDENTIFICATION_XMP if key not in meta]
+    for key in missing:
+        report.findings.append(_finding("error", "pdfx", None, _("PDF/X identification incomplete: no {key}",
+                                                                   key=key)))
+
+
+def _check_transparency(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
+    """PDF/X-1a: PDF 1.4 at most, and nothing drawn with transparency (constant alpha below 1,
+    soft masks, blend modes other than Normal)."""
+    standard = _standard(pdf)
+    if not standard.startswith("PDF/X-1a"):
+        return
+    if pdf.pdf_version > "1.4":
+        report.findings.append(_finding("error", "pdfx", None, _("PDF {version} in a {standard} file (1.4 at most)",
+                                                                   version=pdf.pdf_version, standard=standard)))
+    for number, page in enumerate(pdf.pages, start=1):
+        if any(_translucent(state) for state in _drawing_states(page.obj.get("/Resources"), set())):
+            report.findings.append(_finding("error", "pdfx", number, _(
+                "transparency in a {standard} file (which allows none)", standard=standard)))
+
+
+def _drawing_states(resources, seen: set):
+    """The graphics states and images a page draws with, its forms' included."""
+    if resources is None:
+        return
+    yield from resources.get("/ExtGState", pikepdf.Dictionary()).values()
+    for xobject in resources.get("/XObject", pikepdf.Dictionary()).values():
+        if xobject.objgen in seen:
+            continue
+        seen.add(xobject.objgen)
+        yield xobject
+        if xobject.get("/Subtype") == "/Form":
+            yield from _drawing_states(xobject.get("/Resources"), seen)
+
+
+def _translucent(obj) -> bool:
+    """Constant alpha below 1, a soft mask, or a blend mode other than Normal."""
+    mask = obj.get("/SMask")
+    return min(float(obj.get("/ca", 1)), float(obj.get("/CA", 1))) < 1 or \
+        (mask is not None and str(mask) != "/None") or str(obj.get("/BM", "/Normal")) not in ("/Normal", "/Compatible")
 
 
 def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
@@ -202,15 +265,16 @@ class _ContentWalk:
         self.stack: list = []
         self.line_width = 1.0
         self.composite = False  # the current font is a CID font: two-byte codes, 0 is .notdef (Identity)
-        self.rgb_reported = self.notdef_reported = False
+        self.colour = ColourState()  # fill and stroke colour, and whether they overprint
+        self.rgb_reported = self.notdef_reported = self.knockout_reported = False
 
     def run(self, instructions) -> None:
         for operands, operator in instructions:
             op = str(operator)
             if op == "q":
-                self.stack.append((self.ctm, self.line_width))
+                self.stack.append((self.ctm, self.line_width, self.colour))
             elif op == "Q" and self.stack:
-                self.ctm, self.line_width = self.stack.pop()
+                self.ctm, self.line_width, self.colour = self.stack.pop()
             elif op == "cm":
                 self.ctm = self.ctm.then(operands)
             elif op == "w":
@@ -219,7 +283,7 @@ class _ContentWalk:
                 font = self.fonts.get(operands[0])
                 self.composite = font is not None and font.get("/Subtype") == "/Type0" and \
                     str(font.get("/Encoding", "")) == "/Identity-H"
-            elif op in ("Tj", "TJ", "'", '"') and self.composite and not self.notdef_reported:
+            elif op in ("Tj", "TJ", "'", '"'):
                 self.text(op, operands)
             elif op in ("rg", "RG"):
                 self.rgb(_("{operator} operator", operator=op))
@@ -232,6 +296,8 @@ class _ContentWalk:
                         "a stroke of {width:.2f} pt (less than {least} pt)", width=width, least=HAIRLINE_PT)))
             elif op == "Do":
                 self.xobject(operands[0])
+            if op in ("k", "K", "g", "G", "rg", "RG", "cs", "CS", "sc", "scn", "SC", "SCN", "gs"):
+                self.colour = after(self.colour, op, operands, self.resources.get("/ExtGState", pikepdf.Dictionary()))
 
     def rgb(self, where: str) -> None:
         if self.report.pdfx and not self.rgb_reported:
@@ -240,6 +306,13 @@ class _ContentWalk:
             self.rgb_reported = True
 
     def text(self, op: str, operands) -> None:
+        if self.report.pdfx and not self.knockout_reported and self.colour.black(False) \
+                and not self.colour.overprint[0]:
+            self.report.findings.append(_finding("warning", "overprint", self.number, _(
+                "black text knocks out: pure K text should overprint")))
+            self.knockout_reported = True
+        if not self.composite or self.notdef_reported:
+            return
         strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
         codes = b"".join(bytes(s) for s in strings)
         if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):

@@ -7,13 +7,17 @@ The reading-order issue PDF stays without marks.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
 
+from .overprint import overprint_black
 
 MM = 72 / 25.4
 MARK_GAP = 2 * MM  # between the bleed edge and the start of a mark
@@ -85,16 +89,60 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
 
 
 def _finish(out: pikepdf.Pdf, title: str, condition: PrintCondition) -> bytes:
-    """Language, output intent and title of a print file, saved reproducibly."""
+    """Black overprint, language, output intent and the full PDF/X identification of a print
+    file, saved reproducibly in the PDF version its standard allows."""
     out.Root.Lang = pikepdf.String("zh-CN")
+    overprint_black(out)
+    identity = _document_id(out, title, condition.pdfx)  # from the content, before the metadata
     add_output_intent(out, condition.profile, condition.pdfx)
-    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
+    _identify(out, title, identity)
+    standard = PDFX[condition.pdfx]
+    buffer = io.BytesIO()
+    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True,
+             **({"force_version": standard.pdf_version, "object_stream_mode": pikepdf.ObjectStreamMode.disable}
+                if standard.pdf_version < "1.5" else {"min_version": standard.pdf_version}))
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Standard:
+    version: str  # GTS_PDFXVersion
+    conformance: str | None  # GTS_PDFXConformance, for X-1a and X-3
+    pdf_version: str  # the PDF version written: at most 1.4 for X-1a
+    transparency: bool  # may the file draw with transparency
+
+
+PDFX = {"X-4": Standard("PDF/X-4", None, "1.7", True),
+        "X-1a": Standard("PDF/X-1a:2001", "PDF/X-1a:2001", "1.4", False)}
+
+
+def _document_id(pdf: pikepdf.Pdf, title: str, pdfx: str) -> str:
+    """A UUID derived from what the pages draw: the same file always has the same id."""
+    hashed = hashlib.sha256(f"{title}|{pdfx}".encode())
+    for page in pdf.pages:
+        contents = page.obj.get("/Contents")
+        for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
+            hashed.update(stream.read_bytes())
+    return str(uuid.UUID(bytes=hashed.digest()[:16], version=4))
+
+
+def _identify(pdf: pikepdf.Pdf, title: str, identity: str) -> None:
+    """What ISO 15930 asks of every PDF/X file: title, dates, document and version ids."""
+    moment = int(os.environ.get("SOURCE_DATE_EPOCH", "") or time.time())
+    stamp = time.gmtime(moment)
+    pdf_date = time.strftime("D:%Y%m%d%H%M%S+00'00'", stamp)
+    xmp_date = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", stamp)
+    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
         meta["dc:title"] = title
         meta["xmp:CreatorTool"] = "typeset"
-    out.docinfo["/Title"] = title
-    buffer = io.BytesIO()
-    out.save(buffer, deterministic_id="SOURCE_DATE_EPOCH" in os.environ, compress_streams=True, min_version="1.7")
-    return buffer.getvalue()
+        meta["xmp:CreateDate"] = meta["xmp:ModifyDate"] = meta["xmp:MetadataDate"] = xmp_date
+        meta["xmpMM:DocumentID"] = f"uuid:{identity}"
+        meta["xmpMM:InstanceID"] = f"uuid:{identity}"
+        meta["xmpMM:VersionID"] = "1"
+        meta["xmpMM:RenditionClass"] = "default"
+    pdf.docinfo["/Title"] = title
+    pdf.docinfo["/Creator"] = pikepdf.String("typeset")
+    pdf.docinfo["/CreationDate"] = pdf.docinfo["/ModDate"] = pikepdf.String(pdf_date)
 
 
 def _crop_marks(pdf, page, trim: list[float], bleed: float) -> None:
@@ -115,7 +163,8 @@ def _crop_marks(pdf, page, trim: list[float], bleed: float) -> None:
 
 
 def add_output_intent(pdf: pikepdf.Pdf, profile: Path, pdfx: str, condition: str = "FOGRA39") -> None:
-    """The output intent with the embedded profile, and the PDF/X identification (`pdfx`: X-4)."""
+    """The output intent with the embedded profile, and the PDF/X version (`pdfx`: X-4 or X-1a)."""
+    standard = PDFX[pdfx]
     icc = pikepdf.Stream(pdf, profile.read_bytes())
     icc.N = 4
     intent = pikepdf.Dictionary(Type=pikepdf.Name.OutputIntent, S=pikepdf.Name.GTS_PDFX,
@@ -123,9 +172,13 @@ def add_output_intent(pdf: pikepdf.Pdf, profile: Path, pdfx: str, condition: str
                                 Info=pikepdf.String(profile.stem), RegistryName=pikepdf.String("http://www.color.org"),
                                 DestOutputProfile=pdf.make_indirect(icc))
     pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(intent)])
-    pdf.docinfo["/GTS_PDFXVersion"] = pikepdf.String(f"PDF/{pdfx}")
+    pdf.docinfo["/GTS_PDFXVersion"] = pikepdf.String(standard.version)
+    if standard.conformance:
+        pdf.docinfo["/GTS_PDFXConformance"] = pikepdf.String(standard.conformance)
     pdf.docinfo["/Trapped"] = pikepdf.Name("/False")
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["pdfx:GTS_PDFXVersion"] = f"PDF/{pdfx}"
-        meta["pdfxid:GTS_PDFXVersion"] = f"PDF/{pdfx}"
+    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+        meta["pdfx:GTS_PDFXVersion"] = standard.version
+        meta["pdfxid:GTS_PDFXVersion"] = standard.version
+        if standard.conformance:
+            meta["pdfx:GTS_PDFXConformance"] = standard.conformance
         meta["pdf:Trapped"] = "False"

@@ -12,9 +12,9 @@ import time
 import pikepdf
 import weasyprint
 
-from .assemble import unique_subset_tags
 from ..inputs.fonts import FontSet
 from ..inputs.housestyle import Colours
+from .assemble import unique_subset_tags
 
 
 def build_time() -> str:

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from ..build import ISSUE_PDF, REPORT_JSON
+from ..i18n import N_, _
 from ..pdf.pages import page_images
 from ..report import violates_plan
-from ..i18n import N_, _
 from .board import THUMB_DPI, Board, Message, board_pages
 
 

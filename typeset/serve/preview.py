@@ -14,11 +14,11 @@ from ..body.layoutcache import LayoutCache
 from ..body.measure import page_signature
 from ..build import lay_out_articles
 from ..diagnostics import Diagnostics, InputError
+from ..i18n import N_
 from ..inputs.copyfit import Setting
 from ..inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from ..pdf.pages import page_images
 from ..report import fit_status
-from ..i18n import N_
 from .board import THUMB_DPI, Board, Message, PageView, blank_like, page_status
 
 

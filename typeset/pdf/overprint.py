@@ -1,0 +1,127 @@
+"""Black overprint: text and rules in pure black (CMYK 0 0 0 100) are printed over what lies
+beneath them instead of knocking it out, as InDesign's [Black] does, so a slight misregistration
+leaves no white halo around small type.
+
+The print files' content streams are rewritten: the fill and stroke colours are followed through
+the graphics state (q/Q), and before each painting operator (text shown, paths filled or
+stroked) an ExtGState sets overprint (/op for fills, /OP for strokes, /OPM 1) exactly when the
+colour in use is pure K. Nothing is drawn differently on screen; only separations change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pikepdf
+
+TEXT = {"Tj", "TJ", "'", '"'}
+FILLS = {"f", "F", "f*"}
+STROKES = {"S", "s"}
+BOTH = {"B", "B*", "b", "b*"}
+PURE_K = (0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ColourState:
+    fill_space: str = "/DeviceGray"
+    fill: tuple = (0.0,)
+    stroke_space: str = "/DeviceGray"
+    stroke: tuple = (0.0,)
+    overprint: tuple[bool, bool] = (False, False)  # (fills, strokes) as last set by us or the file
+
+    def black(self, stroking: bool) -> bool:
+        space, colour = (self.stroke_space, self.stroke) if stroking else (self.fill_space, self.fill)
+        return space == "/DeviceCMYK" and tuple(colour) == PURE_K
+
+
+def overprint_black(pdf: pikepdf.Pdf) -> None:
+    """Rewrite every page of `pdf` (and the forms drawn on it) so pure black overprints."""
+    states = {(fill, stroke): pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
+    done: set = set()
+    for page in pdf.pages:
+        _rewrite(pdf, page.obj, states, done)
+
+
+def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:
+    """The content of a page or form XObject, and of the forms it draws."""
+    resources = holder.get("/Resources")
+    if resources is None:
+        holder.Resources = resources = pikepdf.Dictionary()
+    extgstates = resources.get("/ExtGState")
+    if extgstates is None:
+        resources.ExtGState = extgstates = pikepdf.Dictionary()
+    names = {}
+    for (fill, stroke), state in states.items():
+        name = f"/TSop{int(fill)}{int(stroke)}"
+        extgstates[name] = state
+        names[(fill, stroke)] = pikepdf.Name(name)
+    instructions = _with_overprint(pikepdf.parse_content_stream(holder), names, extgstates)
+    data = pikepdf.unparse_content_stream(instructions)
+    if isinstance(holder, pikepdf.Stream):
+        holder.write(data)
+    else:
+        holder.Contents = pdf.make_stream(data)
+    for xobject in resources.get("/XObject", pikepdf.Dictionary()).values():
+        if xobject.get("/Subtype") == "/Form" and xobject.objgen not in done:
+            done.add(xobject.objgen)
+            _rewrite(pdf, xobject, states, done)
+
+
+def _with_overprint(instructions, names: dict, extgstates) -> list:
+    out = []
+    state, stack = ColourState(), []
+    for operands, operator in instructions:
+        op = str(operator)
+        if op == "q":
+            stack.append(state)
+        elif op == "Q" and stack:
+            state = stack.pop()
+        elif op in TEXT or op in FILLS or op in STROKES or op in BOTH:
+            wanted = (state.black(False), state.black(True))
+            if op in TEXT or op in FILLS:
+                wanted = (wanted[0], state.overprint[1])
+            elif op in STROKES:
+                wanted = (state.overprint[0], wanted[1])
+            if wanted != state.overprint:
+                out.append(pikepdf.ContentStreamInstruction([names[wanted]], pikepdf.Operator("gs")))
+                state = replace(state, overprint=wanted)
+        else:
+            state = after(state, op, operands, extgstates)
+        out.append(pikepdf.ContentStreamInstruction(operands, operator))
+    return out
+
+
+def after(state: ColourState, op: str, operands, extgstates) -> ColourState:
+    """The state after a colour or graphics-state operator."""
+    values = tuple(float(v) for v in operands if _is_number(v))
+    if op == "k":
+        return replace(state, fill_space="/DeviceCMYK", fill=values)
+    if op == "K":
+        return replace(state, stroke_space="/DeviceCMYK", stroke=values)
+    if op in ("g", "rg"):
+        return replace(state, fill_space="/DeviceGray" if op == "g" else "/DeviceRGB", fill=values)
+    if op in ("G", "RG"):
+        return replace(state, stroke_space="/DeviceGray" if op == "G" else "/DeviceRGB", stroke=values)
+    if op == "cs":
+        return replace(state, fill_space=str(operands[0]), fill=())
+    if op == "CS":
+        return replace(state, stroke_space=str(operands[0]), stroke=())
+    if op in ("sc", "scn"):
+        return replace(state, fill=values)
+    if op in ("SC", "SCN"):
+        return replace(state, stroke=values)
+    if op == "gs":
+        gstate = extgstates.get(operands[0])
+        if gstate is not None and ("/OP" in gstate or "/op" in gstate):
+            stroke = bool(gstate.get("/OP", False))
+            return replace(state, overprint=(bool(gstate.get("/op", stroke)), stroke))
+    return state
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

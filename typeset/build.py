@@ -33,6 +33,7 @@ from .pdf.pages import page_images
 from .pdf.preflight import preflight, preflight_warning
 from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
+from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
 from .store import Inputs, digest, package_folder, take_notices, write_atomic
 
@@ -89,6 +90,11 @@ class OutputError(Exception):
 
 def run(request: Request, diagnostics: Diagnostics) -> Outcome:
     """Build (package, or proof) and write the outputs; raises InputError, or OutputError."""
+    with session():
+        return _run(request, diagnostics)
+
+
+def _run(request: Request, diagnostics: Diagnostics) -> Outcome:
     inputs = None
     if request.proof is None and request.issue_dir.is_dir():
         inputs = inputs_digest(request)
@@ -103,7 +109,9 @@ def run(request: Request, diagnostics: Diagnostics) -> Outcome:
         result.files[PACKAGE] = package_zip(result)
         result.report.outputs["package"] = PACKAGE
     result.report.inputs = inputs
-    write_outputs(result, diagnostics)
+    result.report.timings = dict(current().timings)
+    with current().step("write"):
+        write_outputs(result, diagnostics)
     return Outcome(result.report, result.out_dir)
 
 
@@ -168,9 +176,10 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
                   display_root: str | None = None, cache: LayoutCache | None = None) -> LaidOut:
     """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
     display_root = display_root if display_root is not None else str(issue_dir)
-    manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
-    house = find_house(issue_dir, display_root)
-    read = read_for_layout(manifest, house, diagnostics, strict)
+    with current().step("read"):
+        manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
+        house = find_house(issue_dir, display_root)
+        read = read_for_layout(manifest, house, diagnostics, strict)
     body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache)
     _report_fit(read.manifest, body, diagnostics)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
@@ -273,20 +282,26 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     cache = LayoutCache(out_dir)
     laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
     manifest, body = laid_out.manifest, laid_out.body
-    fonts = reportlab_fonts(laid_out.fonts, cover_text(manifest) + contents_text(manifest, body.fits))
-    style = laid_out.house.style
-    covers_pdf = build_covers(manifest, style, fonts, diagnostics)
-    contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) if manifest.contents_pages else None
-    assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
+    progress = current()
+    with progress.step("frontpages"):
+        fonts = reportlab_fonts(laid_out.fonts, cover_text(manifest) + contents_text(manifest, body.fits))
+        style = laid_out.house.style
+        covers_pdf = build_covers(manifest, style, fonts, diagnostics)
+        contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) \
+            if manifest.contents_pages else None
+    with progress.step("assemble"):
+        assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
     if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
         diagnostics.warning(_("{pages} pages: a saddle-stitched issue needs a multiple of 4",
                               pages=len(assembled.labels)),
                             file=manifest.display(manifest.root / MANIFEST_NAME), key="sections",
                             hint=_("plan pages so that covers + body come to a multiple of 4, "
                                    "or set page.binding: perfect"))
-    files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
+    with progress.step("printfiles"):
+        files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
-    checks = _preflight(files, outputs, diagnostics)
+    with progress.step("preflight"):
+        checks = _preflight(files, outputs, diagnostics)
     _cache_warnings(diagnostics)
     report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
     report.preflight = checks
@@ -382,7 +397,8 @@ def proof_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     house = find_house(issue_dir, display_root)
     stamp = f"{build_time()} · {proof_inputs_digest(proofed.manifest, house)}"
     colours = load_house_style(house, diagnostics).colours
-    proof = proof_pdf(proofed.pdf, proofed.notes, proofed.fonts, colours, stamp, options.spreads)
+    with current().step("proof"):
+        proof = proof_pdf(proofed.pdf, proofed.notes, proofed.fonts, colours, stamp, options.spreads)
     files = {PROOF_PDF: proof, **proofed.files}
     outputs = {"proof": PROOF_PDF}
     try:

@@ -15,24 +15,13 @@ import time
 from pathlib import Path
 
 import click
-import pikepdf
 
-from .build import (
-    PREVIOUS_PROOF_PDF,
-    PROOF_PDF,
-    OutputError,
-    ProofOptions,
-    Request,
-    fit_issue,
-    run,
-)
 from .diagnostics import Diagnostic, Diagnostics, InputError
 from .i18n import _, n_, translate_click
-from .importer import add_to_manifest, import_docx, slug_for
-from .pdf.diff import compare
-from .pdf.preflight import preflight
-from .report import fit_table
-from .store import write_atomic
+from .progress import Progress
+
+# The stages (WeasyPrint, pikepdf, ReportLab …) take a second to import: each command imports
+# what it needs once its progress line shows, so a build says what it does from its start.
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_PLAN = 0, 1, 2, 3
 
@@ -71,8 +60,11 @@ def _input_error_summary(diagnostics: Diagnostics) -> str:
               "error: {count} problems in the input; nothing was written", errors, count=errors)
 
 
-def _build(request: Request, quiet: bool) -> None:
+def _build(request, quiet: bool) -> None:
     """Build (package, or proof) the issue, print what happened, exit with the build's code."""
+    from .build import OutputError, run
+    from .report import fit_table
+
     started = time.monotonic()
     diagnostics = Diagnostics()
     try:
@@ -108,6 +100,13 @@ _OUT = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, p
 _STRICT = click.option("--strict", is_flag=True, help=_("Unknown keys in issue.yaml or front matter are errors."))
 _QUIET = click.option("-q", "--quiet", is_flag=True, help=_("Print only warnings and errors."))
 _FORCE = click.option("--force", is_flag=True, help=_("Build even when nothing changed since the last build."))
+_VERBOSE = click.option("-v", "--verbose", is_flag=True, help=_("Print each stage's time when it ends."))
+
+
+def _progress(quiet: bool, verbose: bool, machine_output: bool = False) -> Progress:
+    """A live status line on a terminal (not on a pipe, with -q or when the output is JSON)."""
+    live = sys.stderr.isatty() and not quiet and not machine_output
+    return Progress(live=live, verbose=verbose and not machine_output)
 
 
 @main.command(help=_('Build ISSUE_DIR: issue.pdf (reading order), interior.pdf and cover.pdf (for the'
@@ -117,9 +116,13 @@ _FORCE = click.option("--force", is_flag=True, help=_("Build even when nothing c
 @_OUT
 @_STRICT
 @_QUIET
+@_VERBOSE
 @_FORCE
-def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, force: bool) -> None:
-    _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
+def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool) -> None:
+    with _progress(quiet, verbose):
+        from .build import Request
+
+        _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
 
 
 @main.command(help=_('A proof (校样) for editors: trim-size pages, watermark with build time and input '
@@ -130,9 +133,13 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, forc
 @click.option("--png", is_flag=True, help=_("Also write page images (proof-png/)."))
 @click.option("--spreads", is_flag=True, help=_("Lay facing pages side by side."))
 @_QUIET
+@_VERBOSE
 def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png: bool, spreads: bool,
-          quiet: bool) -> None:
-    _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
+          quiet: bool, verbose: bool) -> None:
+    with _progress(quiet, verbose):
+        from .build import ProofOptions, Request
+
+        _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
 
 
 @main.command(help=_('Build ISSUE_DIR and zip the PDFs with the preflight reports and SHA-256 '
@@ -141,19 +148,27 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
 @_OUT
 @_STRICT
 @_QUIET
+@_VERBOSE
 @_FORCE
-def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, force: bool) -> None:
-    _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)
+def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool) -> None:
+    with _progress(quiet, verbose):
+        from .build import Request
+
+        _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)
 
 
 @main.command(help=_('Print how every article fits its planned pages (copyfitting applied); write nothing.'))
 @click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help=_("Print the report's articles as JSON instead of a table."))
-def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
+@_VERBOSE
+def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool) -> None:
     diagnostics = Diagnostics()
     try:
-        report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+        with _progress(False, verbose, machine_output=as_json):
+            from .build import fit_issue
+
+            report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
     except InputError:
         show(diagnostics.items)
         sys.exit(EXIT_INPUT)
@@ -161,6 +176,8 @@ def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_json()["articles"], ensure_ascii=False, indent=2))
     else:
+        from .report import fit_table
+
         click.echo(fit_table(report))
     if report.plan_violated:
         sys.exit(EXIT_PLAN)
@@ -173,6 +190,10 @@ def fit(issue_dir: Path, strict: bool, as_json: bool) -> None:
               help=_("Check the page count rule of this binding."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print the findings as JSON."))
 def preflight_command(pdf: Path, binding: str | None, as_json: bool) -> None:
+    import pikepdf
+
+    from .pdf.preflight import preflight
+
     try:
         checked = preflight(pdf, binding=binding)
     except pikepdf.PdfError as exc:
@@ -195,6 +216,9 @@ def preflight_command(pdf: Path, binding: str | None, as_json: bool) -> None:
 @click.option("--verbatim", is_flag=True, help=_("Keep the characters as typed (no punctuation or quote fixes)."))
 def import_command(docx_file: Path, issue_dir: Path | None, section: str | None, pages: str | None,
                    accept_changes: bool, drop_comments: bool, verbatim: bool) -> None:
+    from .importer import add_to_manifest, import_docx, slug_for
+    from .store import write_atomic
+
     if issue_dir is not None and not section:
         raise click.UsageError(_("--into needs --section (the 栏目 the article belongs to)"))
     if pages is not None and not re.match(r"^\d+(-\d+)?$", pages):
@@ -237,6 +261,12 @@ def import_command(docx_file: Path, issue_dir: Path | None, section: str | None,
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help=_("Where to write the highlighted page images (default: next to NEW, in diff/)."))
 def diff_command(old: Path, new: Path | None, out_dir: Path | None) -> None:
+    import pikepdf
+
+    from .build import PREVIOUS_PROOF_PDF, PROOF_PDF
+    from .pdf.diff import compare
+    from .store import write_atomic
+
     if new is None:
         if not old.is_dir():
             raise click.UsageError(_("give two PDFs, or one issue folder to compare its last two proofs"))
@@ -280,7 +310,8 @@ def serve(issue_dir: Path, out_dir: Path | None, port: int) -> None:
              _("name the issue folder, the one that holds issue.yaml"))
     try:
         run_server(issue_dir, out_dir if out_dir is not None else issue_dir / "build", port,
-                   lambda url: click.echo(_("typeset serve: {url}  (Ctrl-C stops)", url=url)))  # click.echo flushes
+                   lambda url: click.echo(_("typeset serve: {url}  (Ctrl-C stops)", url=url)),  # click.echo flushes
+                   click.echo)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise

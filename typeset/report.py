@@ -100,6 +100,7 @@ class BuildReport:
     preflight: dict | None = None  # kind -> the preflight of that print file
     proof: dict | None = None  # stamp, articles, spreads: what a proof shows
     inputs: str | None = None  # the digest of everything the build read (the up-to-date check)
+    timings: dict | None = None  # stage -> seconds it took, to explain a slow build
 
     @classmethod
     def of(cls, manifest: Manifest, body: BodyLayout, outputs: dict[str, str], diagnostics: Diagnostics,
@@ -125,7 +126,7 @@ class BuildReport:
                 "page_labels": self.page_labels, "folios": self.folios, "blank_pages": self.blank_pages,
                 "articles": [asdict(article) for article in self.articles], "laid_out": self.laid_out,
                 "warnings": self.warnings, "errors": self.errors}
-        for optional in ("preflight", "proof", "inputs"):
+        for optional in ("preflight", "proof", "inputs", "timings"):
             if getattr(self, optional) is not None:
                 data[optional] = getattr(self, optional)
         return data

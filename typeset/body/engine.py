@@ -8,6 +8,7 @@ font subsetting is made to run on all cores.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import weasyprint
+import weasyprint.layout
 import weasyprint.pdf
 from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.fonts import FontConfiguration
@@ -30,6 +32,7 @@ from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
+from ..progress import current
 from ..store import Inputs, digest, ensure, user_cache
 from . import justify
 from .html import ArticleBlock, render_html
@@ -43,6 +46,7 @@ class Engine:
                  diagnostics: Diagnostics):
         justify.install()
         _subset_fonts_in_parallel()
+        _report_pages()
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
@@ -57,9 +61,14 @@ class Engine:
 
     def render(self, articles: list[Article], starts: dict[str, int | None]) -> weasyprint.Document:
         html = self.html(articles, starts)
-        with _weasyprint_messages(self.diagnostics):
-            document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/", url_fetcher=self.fetcher) \
-                .render(font_config=self.font_config)
+        shown = _article_of_page.set({self.names[a.slug]: (f"{a.slug} {a.title}", i) for i, a in
+                                      enumerate(articles, start=1)})
+        try:
+            with _weasyprint_messages(self.diagnostics):
+                document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/",
+                                           url_fetcher=self.fetcher).render(font_config=self.font_config)
+        finally:
+            _article_of_page.reset(shown)
         self.diagnostics.raise_if_errors()
         return document
 
@@ -77,6 +86,26 @@ def pages_by_name(document) -> dict[str, list[int]]:
             by_name.setdefault(page_type.name, []).append(index)
     return by_name
 
+
+
+# page name -> (the article as shown, its number) while an Engine renders
+_article_of_page: contextvars.ContextVar[dict | None] = contextvars.ContextVar("article_of_page", default=None)
+
+
+@lru_cache(maxsize=1)
+def _report_pages() -> None:
+    """WeasyPrint lays out one page after another: the article on each is shown as the one being
+    set, so a long layout shows where it is."""
+    original = weasyprint.layout.make_all_pages
+
+    def make_all_pages(*args, **kwargs):
+        for page in original(*args, **kwargs):
+            article = (_article_of_page.get() or {}).get(page.page_type.name)
+            if article is not None:
+                current().doing(*article)
+            yield page
+
+    weasyprint.layout.make_all_pages = make_all_pages
 
 
 @contextmanager

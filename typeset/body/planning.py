@@ -19,6 +19,7 @@ from ..inputs.copyfit import Ranges, load_ranges, narrow, tightening
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
+from ..progress import current
 from .continuation import split_article
 from .engine import Engine
 from .layoutcache import LayoutCache, Trial
@@ -79,7 +80,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
     passes = 1
     if document is None or planned_starts != starts or fitted:
-        document = planner.engine.render(articles, planned_starts)
+        with current().step("final", total=len(articles)):
+            document = planner.engine.render(articles, planned_starts)
         needed = {a.slug: max(1, len(planner.engine.pages_of(document, a))) for a in articles}
         plan = _plan(manifest, articles, needed)
         passes = 2
@@ -108,7 +110,8 @@ class _Planner:
         self.planned_anew |= {a.slug for a in missing}
         if not missing:
             return first, None
-        laid_out = self.engine.render(missing, starts)
+        with current().step("layout", total=len(missing)):
+            laid_out = self.engine.render(missing, starts)
         for article in missing:
             indexes = self.engine.pages_of(laid_out, article)
             first[article.slug] = trial(laid_out, indexes) if self.remember else Trial(len(indexes), [])
@@ -121,7 +124,9 @@ class _Planner:
         trial_key = self.key(article, start)
         found = self.cache.get(trial_key)
         if found is None:
-            document = self.engine.render([article], {article.slug: start})
+            with current().step("fit"):
+                current().doing(article.slug)
+                document = self.engine.render([article], {article.slug: start})
             found = trial(document, self.engine.pages_of(document, article))
             self.cache.put(trial_key, found)
             self.planned_anew.add(article.slug)

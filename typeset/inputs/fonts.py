@@ -20,7 +20,7 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from ..diagnostics import Diagnostics
 from ..i18n import _
-from ..store import Inputs, cached_file, digest, user_cache
+from ..store import Inputs, cached_file, digest, ensure, user_cache
 
 FONTS_FILE = "fonts.yaml"
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
@@ -47,8 +47,9 @@ class Role:
         if self._cmap is None:
             self._cmap = set()
             for face in self.faces:
-                stat = face.file.stat()
-                self._cmap |= _face_codepoints(face.file, stat.st_size, stat.st_mtime_ns)
+                path = ensure(face.file)  # an extracted face may have been removed from the cache since
+                stat = path.stat()
+                self._cmap |= _face_codepoints(path, stat.st_size, stat.st_mtime_ns)
         return self._cmap
 
 

@@ -34,13 +34,12 @@ class ColourState:
         return space == "/DeviceCMYK" and tuple(colour) == PURE_K
 
 
-def overprint_black(pdf: pikepdf.Pdf) -> None:
-    """Rewrite every page of `pdf` (and the forms drawn on it) so pure black overprints."""
+def overprint_black(pdf: pikepdf.Pdf, page) -> None:
+    """Rewrite a page of `pdf` (and the forms drawn on it) so pure black overprints. Done before
+    the crop marks are added: they stay streams of their own, in registration colour."""
     states = {(fill, stroke): pdf.make_indirect(pikepdf.Dictionary(
         Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
-    done: set = set()
-    for page in pdf.pages:
-        _rewrite(pdf, page.obj, states, done)
+    _rewrite(pdf, page.obj, states, set())
 
 
 def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:

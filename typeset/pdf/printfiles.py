@@ -48,6 +48,7 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, condition: PrintC
         bleed = max(trim[0] - bleed_box[0], bleed_box[2] - trim[2], trim[1] - bleed_box[1], bleed_box[3] - trim[3])
         reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
         page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
+        overprint_black(out, page)
         _crop_marks(out, page, trim, bleed)
     return _finish(out, title, condition)
 
@@ -78,6 +79,7 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
             drawing = (f"q {clip_x0:.3f} {-bleed:.3f} {clip_x1 - clip_x0:.3f} {height + 2 * bleed:.3f} re W n "
                        f"1 0 0 1 {x - trim_box[0]:.3f} {-trim_box[1]:.3f} cm {name} Do Q\n")
             page.contents_add(pikepdf.Stream(out, drawing.encode()), prepend=False)
+        overprint_black(out, page)
         _crop_marks(out, page, spread, bleed)
         folds = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
         for x in (width, width + spine):
@@ -89,10 +91,9 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
 
 
 def _finish(out: pikepdf.Pdf, title: str, condition: PrintCondition) -> bytes:
-    """Black overprint, language, output intent and the full PDF/X identification of a print
-    file, saved reproducibly in the PDF version its standard allows."""
+    """Language, output intent and the full PDF/X identification of a print file, saved
+    reproducibly in the PDF version its standard allows."""
     out.Root.Lang = pikepdf.String("zh-CN")
-    overprint_black(out)
     identity = _document_id(out, title, condition.pdfx)  # from the content, before the metadata
     add_output_intent(out, condition.profile, condition.pdfx)
     _identify(out, title, identity)

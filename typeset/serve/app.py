@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from pathlib import Path
 
 import watchfiles
 
 from ..body.engine import reuse_font_subsets
-from ..i18n import N_
+from ..i18n import N_, _
 from .board import Board, Message
 from .builds import WholeBuild
 from .http import make_handler
@@ -25,12 +26,13 @@ from .preview import Previewer
 class Server:
     """Watches the issue folder; each save goes to the preview, then to the whole build."""
 
-    def __init__(self, issue_dir: Path, out_dir: Path):
+    def __init__(self, issue_dir: Path, out_dir: Path, log=lambda line: None):
         self.issue_dir, self.out_dir = issue_dir, out_dir
         self.board = Board()
         self.stop = threading.Event()
-        self.previewer = Previewer(issue_dir, self.board)
-        self.build = WholeBuild(issue_dir, out_dir, self.board, self._built)
+        self.previewer = Previewer(issue_dir, self.board, log)
+        self.build = WholeBuild(issue_dir, out_dir, self.board, self._built, log)
+        self.log = log
 
     def _built(self, report: dict) -> None:
         threading.Thread(target=self.previewer.warm_up, args=(report, self.stop), daemon=True).start()
@@ -62,16 +64,23 @@ class Server:
                                               {"reason": str(exc)}))
         if not shown:
             self.previewer.forget(changed)
+            self.log(_("{time} {files} changed: the whole build follows", time=time.strftime("%H:%M:%S"),
+                       files=", ".join(sorted(_shown(self.issue_dir, path) for path in changed))))
         elif self.board.error:
             self.board.publish(building=False)  # the whole build would stop on the same error
             return
         self.build.start()
 
 
-def serve(issue_dir: Path, out_dir: Path, port: int, announce) -> None:
-    """Serve the board on 127.0.0.1:`port` until interrupted; `announce(url)` once listening."""
+def _shown(issue_dir: Path, path: Path) -> str:
+    return str(path.relative_to(issue_dir)) if path.is_relative_to(issue_dir) else str(path)
+
+
+def serve(issue_dir: Path, out_dir: Path, port: int, announce, log=lambda line: None) -> None:
+    """Serve the board on 127.0.0.1:`port` until interrupted; `announce(url)` once listening,
+    `log(line)` once for each rebuild."""
     reuse_font_subsets()  # this process draws only previews
-    server = Server(issue_dir, out_dir)
+    server = Server(issue_dir, out_dir, log)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(server.board, server.stop))
     httpd.daemon_threads = True
     announce(f"http://127.0.0.1:{httpd.server_address[1]}/")

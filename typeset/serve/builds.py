@@ -21,8 +21,8 @@ from .board import THUMB_DPI, Board, Message, board_pages
 class WholeBuild:
     """Runs the whole build into the output folder and puts its pages on the board when done."""
 
-    def __init__(self, issue_dir: Path, out_dir: Path, board: Board, on_done):
-        self.issue_dir, self.out_dir, self.board = issue_dir, out_dir, board
+    def __init__(self, issue_dir: Path, out_dir: Path, board: Board, on_done, log=lambda line: None):
+        self.issue_dir, self.out_dir, self.board, self.log = issue_dir, out_dir, board, log
         self.on_done = on_done  # called with the new report once the board shows it
         self.process: subprocess.Popen | None = None
         self.generation = 0
@@ -61,6 +61,7 @@ class WholeBuild:
             self.board.publish(building=False,
                                error="\n".join(lines) or _("build failed ({code})", code=process.returncode),
                                status=Message(N_("the build stopped on an input error: fix it and save")))
+            self.log(_("{time} whole build stopped on an input error", time=time.strftime("%H:%M:%S")))
             return
         try:
             report = json.loads((self.out_dir / REPORT_JSON).read_text(encoding="utf-8"))
@@ -77,4 +78,7 @@ class WholeBuild:
         status = Message(N_("built {time} in {seconds} s — the page plan is violated") if violated else
                          N_("built {time} in {seconds} s"), params)
         self.board.publish(report=report, previewed={}, error=None, building=False, warm=False, status=status)
+        self.log(_("{time} whole build: {pages} pages, {laid_out} article(s) laid out, {seconds} s",
+                   time=params["time"], pages=len(report["page_labels"]), laid_out=len(report.get("laid_out", [])),
+                   seconds=params["seconds"]))
         self.on_done(report)

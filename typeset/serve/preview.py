@@ -14,7 +14,7 @@ from ..body.layoutcache import LayoutCache
 from ..body.measure import page_signature
 from ..build import lay_out_articles
 from ..diagnostics import Diagnostics, InputError
-from ..i18n import N_
+from ..i18n import N_, _
 from ..inputs.copyfit import Setting
 from ..inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from ..pdf.pages import page_images
@@ -23,8 +23,8 @@ from .board import THUMB_DPI, Board, Message, PageView, blank_like, page_status
 
 
 class Previewer:
-    def __init__(self, issue_dir: Path, board: Board | None = None):
-        self.issue_dir = issue_dir
+    def __init__(self, issue_dir: Path, board: Board | None = None, log=lambda line: None):
+        self.issue_dir, self.log = issue_dir, log
         self.board = board if board is not None else Board()
         self.layout_lock = threading.Lock()  # one WeasyPrint layout at a time in this process
         # file -> ((copyfitting, first folio), signature of each page) of its last layout here
@@ -109,6 +109,9 @@ class Previewer:
         image_of = _draw(body, drawn)
         self._show(body, image_of)
         done = time.monotonic()
+        self.log(_("{time} {files} saved: laid out again in {layout} s, {pages} page(s) redrawn, {seconds} s in all",
+                   time=time.strftime("%H:%M:%S"), files=", ".join(a["file"] for a in edited),
+                   layout=f"{laid_out - started:.2f}", pages=len(drawn), seconds=f"{done - started:.2f}"))
         self.board.publish(error=None, status=Message(
             N_("preview in {seconds} s: layout {layout}, {pages} page(s) drawn {drawing}; the whole build follows"),
             {"seconds": f"{done - started:.2f}", "layout": f"{laid_out - started:.2f}", "pages": len(drawn),

@@ -109,7 +109,8 @@ def _run(request: Request, diagnostics: Diagnostics) -> Outcome:
         result.files[PACKAGE] = package_zip(result)
         result.report.outputs["package"] = PACKAGE
     result.report.inputs = inputs
-    result.report.timings = dict(current().timings)
+    if "SOURCE_DATE_EPOCH" not in os.environ:  # a reproducible build's report is the same every time
+        result.report.timings = dict(current().timings)
     with current().step("write"):
         write_outputs(result, diagnostics)
     return Outcome(result.report, result.out_dir)

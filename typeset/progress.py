@@ -84,7 +84,8 @@ class Progress:
     def line(self) -> str:
         with self._lock:
             if self.stage is None:
-                return f"{_('starting')} · {time.monotonic() - self.started:.0f} s"
+                starting = _("starting")
+                return f"{starting} · {time.monotonic() - self.started:.0f} s"
             done, of = self.count
             counted = f" {done}/{of}" if of else ""
             detail = f" · {self.detail}" if self.detail else ""

@@ -23,7 +23,9 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   APT_PACKAGES+=(python3-venv)
 fi
 if ((TEST)); then
-  APT_PACKAGES+=(chromium)
+  # chromium: the browser test of `typeset serve`; LibreOffice: the import test saves manuscripts
+  # formatted by hand as .docx with a real word processor
+  APT_PACKAGES+=(chromium libreoffice-writer-nogui)
 fi
 
 missing=()

@@ -2,12 +2,13 @@
 
 import re
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
-from conftest import REFERENCE, run_cli, write_issue
+from conftest import DEMO, REFERENCE, run_cli, write_issue
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
@@ -200,3 +201,51 @@ def test_round_trip_of_reference_article_07(tmp_path):
 
     entry = next(a for a in json.loads(fit.stdout) if a["file"].endswith(original.name))
     assert entry["actual"] == [9, 12] and entry["overset_lines"] == 0
+
+
+SOFFICE = shutil.which("soffice")
+
+
+def _hand_formatted(article: Path, folder: Path) -> Path:
+    """The article as an author formats it by hand in a word processor, saved as .docx by
+    LibreOffice: the title centred and bold (no Title style), the name centred on its own line,
+    （作者系…） under it, heads as bold paragraphs, paragraphs indented with two full-width
+    spaces, （来源：…） at the end."""
+    front_text, body = article.read_text(encoding="utf-8").split("---\n", 2)[1:]
+    front = dict(line.split(": ", 1) for line in front_text.strip().splitlines())
+
+    def inline(text: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+
+    lines = [f'<p align="center"><b>{front["title"]}</b></p>', f'<p align="center">{front["author"]}</p>']
+    if "author_note" in front:
+        lines.append(f'<p align="center">（{front["author_note"]}）</p>')
+    for block in body.strip().split("\n\n"):
+        lines.append(f"<p><b>{block[3:]}</b></p>" if block.startswith("## ") else f"<p>　　{inline(block)}</p>")
+    if "source" in front:
+        lines.append(f"<p>（来源：{front['source']}）</p>")
+    html = folder / f"{article.stem}.html"
+    html.write_text('<html><head><meta charset="utf-8"></head><body>' + "\n".join(lines) + "</body></html>",
+                    encoding="utf-8")
+    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{folder}/profile",
+                    "--infilter=HTML (StarWriter)", "--convert-to", "docx:MS Word 2007 XML", str(html),
+                    "--outdir", str(folder)], check=True, capture_output=True, timeout=120)
+    return folder / f"{article.stem}.docx"
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize("article", [
+    DEMO / "articles" / "03-biaodian-jinze.md",
+    REFERENCE / "articles" / "17-xinzhi-shengchanli-lilun.md",
+])
+def test_manuscripts_formatted_by_hand_in_libreoffice(tmp_path, article):
+    if not article.is_file():
+        pytest.skip("the reference issue is not at ../shared")
+    imported = run_cli("import", str(_hand_formatted(article, tmp_path)))
+    assert imported.returncode == 0, imported.stderr
+    source_front, source_body = article.read_text(encoding="utf-8").split("---\n", 2)[1:]
+    front, body = imported.stdout.split("---\n", 2)[1:]
+    expected = {key: value for key, value in (line.split(": ", 1) for line in source_front.strip().splitlines())
+                if key in ("title", "author", "author_note", "source")}
+    assert dict(line.split(": ", 1) for line in front.strip().splitlines()) == expected  # author: the bare name
+    assert body.strip() == source_body.strip()  # heads as ## heads, run-in heads bold, the text as written

@@ -42,6 +42,9 @@ _HEAD_1 = re.compile(r"^[一二三四五六七八九十]+、")
 _HEAD_2 = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 _HEAD_3 = re.compile(r"^\d+[.．、]")
 _CAPTION = re.compile(r"^图\s*\d*")
+# A bare short line under the title, as authors type the byline by hand: a name, names, an organisation.
+_BARE_BYLINE = re.compile(rf"^[{_HAN}·•A-Za-z][{_HAN}·•A-Za-z 　、]{{0,28}}[{_HAN}A-Za-z]$")
+_CLOSING_PUNCTUATION = ("。", "；", "！", "？", "：", "，", "、", "…", ".", ";", "!", "?", ":")
 
 
 @dataclass
@@ -64,6 +67,12 @@ class Imported:
             return _("cleaning: nothing to clean")
         changes = [_("{count} {kind}", count=count, kind=_(kind)) for kind, count in sorted(self.changes.items())]
         return _("cleaning: {changes}", changes=", ".join(changes))
+
+
+def _bold_head(markdown: str, plain: str) -> bool:
+    """A paragraph bold throughout, short and without closing punctuation, standing alone: a head
+    an author made by hand (a bold lead sentence followed by text stays a run-in head)."""
+    return markdown.strip() == f"**{plain}**" and len(plain) <= 40 and not plain.endswith(_CLOSING_PUNCTUATION)
 
 
 def _yaml_scalar(text: str) -> str:
@@ -130,6 +139,7 @@ class _Reader:
         blocks: list[str] = []
         pending_image: str | None = None
         self._after_author = False  # a bracketed line right under the byline is the author's title
+        self._last_front = -1  # the last paragraph taken as front matter: a bare line right under it may be the byline
         paragraphs = [p for p in self.document.paragraphs]
         title_index = self._title_index(paragraphs)
         for index, paragraph in enumerate(paragraphs):
@@ -151,8 +161,9 @@ class _Reader:
                 continue
             pending_image = None
             if self._front_matter(index, title_index, style, plain, front, blocks):
+                self._last_front = index
                 continue
-            level = self._heading_level(style, plain)
+            level = self._heading_level(style, plain) or (2 if _bold_head(markdown, plain) else 0)
             if level:
                 blocks.append("#" * level + " " + plain)
                 continue
@@ -179,7 +190,8 @@ class _Reader:
             return True
         if not blocks and "author" not in front:
             match = _BYLINE.match(plain)
-            if match or _REPORTER.match(plain):
+            bare = "title" in front and index == self._last_front + 1 and _BARE_BYLINE.match(plain)
+            if match or _REPORTER.match(plain) or bare:
                 front["author"] = match.group(1).strip() if match else plain
                 self._after_author = True
                 return True

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what typeset needs on a fresh Debian/Ubuntu machine: system libraries and fonts
 # (apt-get, when root or sudo is available), then the Python venv in .venv/ with the package.
-# --test adds what the tests need: Debian's chromium (the browser test of `typeset serve`)
-# and the Python test tools. Safe to run again: it only installs what is missing.
+# --test adds what the tests need: Debian's chromium (the browser test of `typeset serve`),
+# LibreOffice Writer (the import tests) and the Python test tools. Safe to run again: it only
+# installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 

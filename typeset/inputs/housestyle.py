@@ -108,15 +108,14 @@ def load_house_style(house: House, diagnostics: Diagnostics) -> HouseStyle:
     parts = {}
     for section_field, section in keys_of(HouseStyle):
         values = merged.get(section_field.name, {})
-        for item_field, _declared in keys_of(section.item):
-            if values.get(item_field.name) is None:
-                missing = section_field.name + "." + item_field.name
-                diagnostics.error(_("'{key}' is set in no {file}", key=missing, file=HOUSE_FILE),
-                                  file=HOUSE_FILE, hint=_("the package's styles/house.yaml sets every key; copy it"))
-        parts[section_field.name] = values
+        missing = [f"{section_field.name}.{f.name}" for f, _declared in keys_of(section.item) if values.get(f.name) is None]
+        for unset in missing:
+            diagnostics.error(_("'{key}' is set in no {file}", key=unset, file=HOUSE_FILE),
+                              file=HOUSE_FILE, hint=_("the package's styles/house.yaml sets every key; copy it"))
+        if not missing:
+            parts[section_field.name] = section.item(**values)
     diagnostics.raise_if_errors()
-    return HouseStyle(**{name: cls(**parts[name]) for name, cls in
-                         ((f.name, k.item) for f, k in keys_of(HouseStyle))})
+    return HouseStyle(**parts)
 
 
 def _read(path, shown: str, diagnostics: Diagnostics) -> dict[str, dict]:

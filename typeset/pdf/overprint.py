@@ -34,11 +34,16 @@ class ColourState:
         return space == "/DeviceCMYK" and tuple(colour) == PURE_K
 
 
-def overprint_black(pdf: pikepdf.Pdf, page) -> None:
-    """Rewrite a page of `pdf` (and the forms drawn on it) so pure black overprints. Done before
-    the crop marks are added: they stay streams of their own, in registration colour."""
-    states = {(fill, stroke): pdf.make_indirect(pikepdf.Dictionary(
+def overprint_states(pdf: pikepdf.Pdf) -> dict:
+    """The four overprint graphics states (fills, strokes) of a file, made once and shared by its pages."""
+    return {(fill, stroke): pdf.make_indirect(pikepdf.Dictionary(
         Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
+
+
+def overprint_black(pdf: pikepdf.Pdf, page, states: dict) -> None:
+    """Rewrite a page of `pdf` (and the forms drawn on it) so pure black overprints, with the
+    file's `overprint_states`. Done before the crop marks are added: they stay streams of their
+    own, in registration colour."""
     _rewrite(pdf, page.obj, states, set())
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pikepdf
 
-from .overprint import overprint_black
+from .overprint import overprint_black, overprint_states
 
 MM = 72 / 25.4
 MARK_GAP = 2 * MM  # between the bleed edge and the start of a mark
@@ -38,6 +38,7 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, condition: PrintC
     """The given pages of the assembled issue, with crop marks and the output intent, as a print file."""
     source = pikepdf.open(io.BytesIO(issue_pdf))
     out = pikepdf.new()
+    states = overprint_states(out)
     for index in pages:
         out.pages.append(source.pages[index])
         page = out.pages[-1]
@@ -48,7 +49,7 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, condition: PrintC
         bleed = max(trim[0] - bleed_box[0], bleed_box[2] - trim[2], trim[1] - bleed_box[1], bleed_box[3] - trim[3])
         reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
         page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
-        overprint_black(out, page)
+        overprint_black(out, page, states)
         _crop_marks(out, page, trim, bleed)
     return _finish(out, title, condition)
 
@@ -65,6 +66,7 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
     spine, bleed = spine_mm * MM, bleed_mm * MM
     reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
     spread = [0.0, 0.0, 2 * width + spine, height]
+    states = overprint_states(out)
     for left, right in ((back, front), (inside_front, inside_back)):
         page = out.add_blank_page(page_size=(spread[2], spread[3]))
         page.obj.MediaBox = [-reach, -reach, spread[2] + reach, spread[3] + reach]
@@ -79,7 +81,7 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
             drawing = (f"q {clip_x0:.3f} {-bleed:.3f} {clip_x1 - clip_x0:.3f} {height + 2 * bleed:.3f} re W n "
                        f"1 0 0 1 {x - trim_box[0]:.3f} {-trim_box[1]:.3f} cm {name} Do Q\n")
             page.contents_add(pikepdf.Stream(out, drawing.encode()), prepend=False)
-        overprint_black(out, page)
+        overprint_black(out, page, states)
         _crop_marks(out, page, spread, bleed)
         folds = [f"q {MARK_WIDTH} w 1 1 1 1 K"]
         for x in (width, width + spine):

@@ -22,6 +22,7 @@ from .frontpages.fonts import reportlab_fonts
 from .i18n import _
 from .inputs.articles import read_articles
 from .inputs.copyfit import Setting
+from .inputs.fillers import FillerPool, read_fillers
 from .inputs.fonts import FontSet, load_fonts
 from .inputs.house import House, check_stylesheet_urls, find_house
 from .inputs.housestyle import load_house_style
@@ -181,7 +182,7 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
         manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
         house = find_house(issue_dir, display_root)
         read = read_for_layout(manifest, house, diagnostics, strict)
-    body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache)
+    body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache, fillers=read.fillers)
     _report_fit(read.manifest, body, diagnostics)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
@@ -219,22 +220,24 @@ class ReadForLayout:
     articles: list  # inputs.articles.Article, their photos in print colour
     fonts: FontSet
     profile: Path
+    fillers: FillerPool  # the 补白 the issue may set under its articles
 
 
 def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False) -> ReadForLayout:
     """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
     loaded and covering every character, photos in print colour."""
     articles = read_articles(manifest, diagnostics, strict=strict)
+    fillers = read_fillers(manifest, diagnostics)
     house = replace(house, style=load_house_style(house, diagnostics))
     check_stylesheet_urls(house, diagnostics)
     font_dirs = house.dirs("fonts")
     fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
     diagnostics.raise_if_errors()
-    check_coverage(articles, fonts, diagnostics)
+    check_coverage([*articles, *fillers.all], fonts, diagnostics)
     profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
     diagnostics.raise_if_errors()
     articles, manifest = _print_colour(articles, manifest, profile)
-    return ReadForLayout(house, manifest, articles, fonts, profile)
+    return ReadForLayout(house, manifest, articles, fonts, profile, fillers)
 
 
 def _print_colour(articles, manifest: Manifest, profile: Path):
@@ -254,7 +257,8 @@ def _print_colour(articles, manifest: Manifest, profile: Path):
 
 
 def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
-    """Every printed character must be in its role's font or a declared fallback."""
+    """Every printed character of the articles (and fillers) must be in its role's font or a
+    declared fallback."""
     for article in articles:
         for line, role, text in article.text_lines:
             if role not in fonts.roles:
@@ -346,12 +350,13 @@ def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Di
 
 def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
                      cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None,
-                     manifest: Manifest | None = None) -> LaidOut:
+                     manifest: Manifest | None = None, fillers: dict[str, list[str]] | None = None) -> LaidOut:
     """Some articles laid out alone, each from its planned folio, with a manifest of just them.
 
-    With `settings` (file stem → copyfitting of the last build) each article is set exactly so
-    and nothing is fitted anew: the quick preview of an edit, the whole build to follow.
-    `manifest` is the issue's, when the caller has it loaded already."""
+    With `settings` (file stem → copyfitting of the last build; `fillers`: file stem → the
+    filler files it set) each article is set exactly so and nothing is fitted or filled anew:
+    the quick preview of an edit, the whole build to follow. `manifest` is the issue's, when
+    the caller has it loaded already."""
     house = find_house(issue_dir, display_root)
     if manifest is None:
         manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
@@ -368,8 +373,12 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
     read = read_for_layout(chosen, house, diagnostics)
     articles = read.articles
     if settings is not None:
-        articles = [replace(a, fit=settings.get(a.entry.file.stem)) for a in articles]
-    body = lay_out(read.manifest, articles, read.house, read.fonts, diagnostics, cache, fitting=settings is None)
+        by_file = {f.rel: f for f in read.fillers.all}
+        articles = [replace(a, fit=settings.get(a.entry.file.stem),
+                            fillers=[by_file[rel] for rel in (fillers or {}).get(a.entry.file.stem, []) if rel in by_file])
+                    for a in articles]
+    body = lay_out(read.manifest, articles, read.house, read.fonts, diagnostics, cache, fitting=settings is None,
+                   fillers=read.fillers)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
 

@@ -22,6 +22,7 @@ _current: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("prog
 def stage_name(stage: str) -> str:
     """A stage as a person reads it."""
     return {"read": _("reading"), "layout": _("laying out"), "fit": _("copyfitting"),
+            "fill": _("filling pages"),
             "final": _("laying out the pages kept"), "frontpages": _("covers and contents"),
             "assemble": _("assembling"), "printfiles": _("print files"), "preflight": _("preflight"),
             "proof": _("proof"), "write": _("writing")}.get(stage, stage)

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .body.filling import TOLERANCE
 from .body.planning import ArticleFit, BodyLayout
 from .diagnostics import Diagnostics
 from .i18n import _
@@ -25,7 +26,7 @@ def fit_status(fit: ArticleFit) -> str:
         return "overset"
     if fit.planned and fit.first_folio != fit.planned.first:
         return "moved"
-    if fit.blank_folios or (fit.lines_per_page and fit.underfill_lines * 2 >= fit.lines_per_page):
+    if fit.blank_folios or fit.short_lines > TOLERANCE:
         return "underfill"
     return "ok"
 
@@ -63,6 +64,7 @@ class ArticleReport:
     continuation: dict | None
     fit_settings: dict | None
     fit: str
+    fillers: list[dict] = field(default_factory=list)  # {file, page, lines} of the 补白 set under it
 
     @classmethod
     def of(cls, fit: ArticleFit) -> ArticleReport:
@@ -73,7 +75,8 @@ class ArticleReport:
                    overset_lines=fit.overset_lines, overset_chars=fit.overset_chars,
                    underfill_lines=fit.underfill_lines, underfill_mm=fit.underfill_mm,
                    blank_pages=fit.blank_folios, continued_on=entry.continued_on, continuation=fit.continuation,
-                   fit_settings=fit.article.fit.changes() if fit.article.fit else None, fit=fit_status(fit))
+                   fit_settings=fit.article.fit.changes() if fit.article.fit else None, fit=fit_status(fit),
+                   fillers=fit.fillers)
 
     @property
     def stem(self) -> str:
@@ -181,6 +184,8 @@ def _row(a: ArticleReport) -> tuple[str, ...]:
         detail += _(" {pages} blank page(s), {lines} lines free", pages=len(a.blank_pages), lines=a.underfill_lines)
     elif a.underfill_lines:
         detail += _(" ({lines} lines free)", lines=a.underfill_lines)
+    if a.fillers:
+        detail += _(" + fillers {files}", files=", ".join(Path(f["file"]).stem for f in a.fillers))
     settings = ", ".join(_("{knob} {value:+g}", knob=knob_word(k), value=v) if k != "photo_scale" else
                          _("photo {value:g}", value=v) for k, v in (a.fit_settings or {}).items()) or "-"
     return (a.section, a.title, planned, _pages(a.actual), settings, detail)

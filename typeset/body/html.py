@@ -23,6 +23,10 @@ from ..inputs.manifest import Manifest
 DEFAULT_COLUMNS = {"article": 2, "foreword": 1}
 
 
+def columns_of(article: Article) -> int:
+    return article.columns or DEFAULT_COLUMNS[article.entry.section_style]
+
+
 @dataclass
 class ArticleBlock:
     article: Article
@@ -31,7 +35,7 @@ class ArticleBlock:
 
     @property
     def columns(self) -> int:
-        return self.article.columns or DEFAULT_COLUMNS[self.article.entry.section_style]
+        return columns_of(self.article)
 
     @property
     def side(self) -> str:
@@ -54,7 +58,9 @@ def page_rules(manifest: Manifest, blocks: list[ArticleBlock]) -> str:
 
 
 def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fonts: FontSet,
-                diagnostics: Diagnostics) -> str:
+                diagnostics: Diagnostics, filler_samples: tuple = ()) -> str:
+    """The body's HTML; `filler_samples` (fillers set one under another on pages of their own) is
+    what measuring the fillers lays out."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in house.dirs("layout")]),
         autoescape=True,
@@ -73,6 +79,7 @@ def render_html(manifest: Manifest, blocks: list[ArticleBlock], house: House, fo
             magazine=manifest.magazine,
             issue=manifest.issue,
             blocks=blocks,
+            filler_samples=filler_samples,
             font_css=Markup(fonts.css()),
             house_css=Markup(house.style.colours.css()),  # styles/house.yaml
             page_css=Markup(page_rules(manifest, blocks)),

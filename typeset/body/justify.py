@@ -24,6 +24,8 @@ from weasyprint.layout import inline
 from weasyprint.text.ffi import TO_UNITS, ffi
 from weasyprint.text.line_break import Layout
 
+from ..inputs.cjk import CLOSING, OPENING
+
 SUPPORTED_MAJOR = "70"
 _installed = False
 
@@ -52,7 +54,8 @@ def expansion_gaps(chars: list[str]) -> list[int]:
 
     First the gaps between CJK characters and punctuation; failing those, the gaps inside
     Latin words and numbers; last, the gaps at a Latin word's edges and around spaces (the
-    quarter em between Han and Latin, and a space, should keep their width).
+    quarter em between Han and Latin, and a space, should keep their width) and between two
+    punctuation marks set as a compressed pair (；“ must not open up to a full em again).
     """
     last = len(chars) - 1
     while last >= 0 and chars[last].isspace():
@@ -61,13 +64,18 @@ def expansion_gaps(chars: list[str]) -> list[int]:
     for i in range(last):
         left, right = chars[i], chars[i + 1]
         left_latin, right_latin = _is_latin_word_char(left), _is_latin_word_char(right)
-        if left.isspace() or right.isspace() or left_latin != right_latin:
+        if left.isspace() or right.isspace() or left_latin != right_latin or _compressed_pair(left, right):
             edges.append(i)
         elif left_latin:
             latin.append(i)
         else:
             cjk.append(i)
     return cjk or latin or edges
+
+
+def _compressed_pair(left: str, right: str) -> bool:
+    """Two adjacent punctuation marks of which one is set half width (cjk.py marks it)."""
+    return left in CLOSING and (right in CLOSING or right in OPENING) or left in OPENING and right in OPENING
 
 
 def justify_line(context, line, extra_width):

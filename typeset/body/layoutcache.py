@@ -3,8 +3,8 @@
 Every article starts on a page of its own, so the pages it takes depend only on its own
 HTML (text, fit settings, continuations set after it, start folio), the house style inlined
 in that HTML, the fonts and photos it names, and typeset's code. The cache key is a digest of
-exactly that; the value is what planning needs: the number of pages and the lines placed on
-each. The final PDF is still laid out as one document, so every font is embedded once.
+exactly that; the value is what planning needs: the number of pages, the lines placed on
+each, and how far each column of the last page ends short of the foot. The final PDF is still laid out as one document, so every font is embedded once.
 
 Entries live under OUT_DIR/.cache/layout/ as small JSON files, written with the build's
 outputs (never on an input error) by atomic rename, so two builds at once only ever see
@@ -14,8 +14,9 @@ whole entries; an entry the build did not use is removed after the outputs are w
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..inputs.articles import Article
@@ -27,13 +28,45 @@ FOLDER = LAYOUT_CACHE
 
 @dataclass
 class Trial:
-    """An article laid out alone: its pages, and (block data-line, characters) of the lines on each."""
+    """An article laid out alone: its pages, (block data-line, characters) of the lines on each,
+    the empty height under each column of its last page and its body line pitch (CSS px)."""
 
     pages: int
     placed: list[list[tuple[str | None, int]]]
+    gaps: list[float] = field(default_factory=list)
+    pitch: float = 12.0
+    height: float = 0.0  # of a page's text area
+
+    @property
+    def page_lines(self) -> int:
+        """Body lines a column of a full page holds."""
+        return math.floor(self.height / self.pitch + 0.01)
+
+    def lines_beyond(self, pages: int) -> float:
+        """Lines per column set after the first `pages` pages."""
+        return sum(len(page) for page in self.placed[pages:]) / max(1, len(self.gaps))
 
     def lines_on(self, pages: int) -> list[tuple[str | None, int]]:
         return [line for page in self.placed[:pages] for line in page]
+
+    @property
+    def short(self) -> int:
+        """Body lines the shortest column of the last page leaves empty above the foot."""
+        return math.floor(max(self.gaps, default=0.0) / self.pitch + 0.01)
+
+    @property
+    def space_under(self) -> float:
+        """The empty height under everything on the last page: what a filler across the columns can take."""
+        return min(self.gaps, default=0.0)
+
+    def as_json(self) -> dict:
+        return {"pages": self.pages, "placed": self.placed, "gaps": self.gaps, "pitch": self.pitch,
+                "height": self.height}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Trial:
+        return cls(int(data["pages"]), [[(block, int(chars)) for block, chars in page] for page in data["placed"]],
+                   [float(gap) for gap in data["gaps"]], float(data["pitch"]), float(data["height"]))
 
 
 class LayoutCache:
@@ -60,7 +93,7 @@ class LayoutCache:
         path = self.folder / f"{key}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            trial = Trial(int(data["pages"]), [[(block, int(chars)) for block, chars in page] for page in data["placed"]])
+            trial = Trial.from_json(data)
         except OSError:
             return None  # not there: lay it out
         except (ValueError, KeyError, TypeError):
@@ -75,7 +108,7 @@ class LayoutCache:
 
     def files(self) -> dict[str, bytes]:
         """The new entries, as output files relative to OUT_DIR."""
-        return {str(FOLDER / f"{key}.json"): json.dumps({"pages": trial.pages, "placed": trial.placed}).encode()
+        return {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode()
                 for key, trial in self.new.items()}
 
     def stale(self) -> list[Path]:

@@ -15,7 +15,7 @@ from weasyprint.formatting_structure import boxes
 
 from ..inputs.articles import Article
 from ..inputs.manifest import PageRange
-from .html import DEFAULT_COLUMNS
+from .html import columns_of
 from .layoutcache import Trial
 
 PX_PER_MM = 96 / 25.4  # WeasyPrint lays out in CSS px
@@ -36,18 +36,29 @@ class ArticleFit:
     continuation: dict | None = None  # {"page", "lines", "chars"} of its text set on a later page
     lines_per_page: int = 0  # body lines a full page holds, all columns
     blank_folios: list[int] = field(default_factory=list)  # planned pages left without text
+    column_gaps: list[float] = field(default_factory=list)  # empty height under each column of the last page
+    fillers: list[dict] = field(default_factory=list)  # {"file", "page", "lines"} of the 补白 set under it
 
     @property
     def last_folio(self) -> int:
         return self.first_folio + self.pages_kept - 1
 
     @property
+    def short_lines(self) -> int:
+        """Body lines the shortest column of the last page leaves empty above the foot."""
+        return math.floor(max(self.column_gaps, default=0.0) / self.pitch + 0.01) if self.pitch else 0
+
+    @property
     def overset(self) -> bool:
         return self.overset_lines > 0 or self.overset_chars > 0
 
 
-def trial(document, indexes: list[int]) -> Trial:
-    return Trial(len(indexes), [placed_lines(document.pages[i]._page_box) for i in indexes])
+def trial(document, indexes: list[int], columns: int) -> Trial:
+    if not indexes:
+        return Trial(0, [])
+    last = document.pages[indexes[-1]]._page_box
+    return Trial(len(indexes), [placed_lines(document.pages[i]._page_box) for i in indexes],
+                 column_gaps(last, columns), _body_pitch(document, indexes), last.height)
 
 
 def placed_lines(page_box) -> list[tuple[str | None, int]]:
@@ -120,22 +131,8 @@ def _body_pitch(document, indexes: list[int]) -> float:
     return statistics.mode(heights) if heights else 12.0
 
 
-def _find_body(box):
-    element = getattr(box, "element", None)
-    if element is not None and "article-body" in (element.get("class") or "").split() \
-            and isinstance(box, boxes.BlockBox):
-        return box
-    for child in getattr(box, "children", ()):
-        if isinstance(child, boxes.MarginBox):
-            continue
-        found = _find_body(child)
-        if found is not None:
-            return found
-    return None
-
-
 def measure(article: Article, document, indexes: list[int], needed: int, start: int) -> ArticleFit:
-    columns = article.columns or DEFAULT_COLUMNS[article.entry.section_style]
+    columns = columns_of(article)
     planned = article.entry.pages
     available = planned.last - start + 1 if planned else needed
     kept = min(needed, available, len(indexes))
@@ -149,26 +146,62 @@ def measure(article: Article, document, indexes: list[int], needed: int, start: 
         fit.overset_chars = sum(len("".join(line_text(line).split())) for i in dropped
                                 for line in content_lines(document.pages[i]._page_box))
     elif kept:
-        last = document.pages[indexes[kept - 1]]._page_box
-        fit.underfill_lines, fit.underfill_mm = _underfill(last, fit.pitch, columns)
+        gaps = column_gaps(document.pages[indexes[kept - 1]]._page_box, columns)
+        fit.column_gaps = gaps
+        fit.underfill_lines = sum(math.floor(gap / fit.pitch + 0.01) for gap in gaps)
+        fit.underfill_mm = round(min(gaps) / PX_PER_MM, 1)
+        if article.fillers:
+            heights = fillers_on(document.pages[indexes[kept - 1]]._page_box)
+            fit.fillers = [{"file": f.rel, "page": start + kept - 1, "lines": round(heights.get(f.slug, 0.0) / fit.pitch)}
+                           for f in article.fillers]
     return fit
 
 
-def _underfill(page_box, pitch: float, columns: int) -> tuple[int, float]:
-    """Empty lines below the text of each column on the article's last page, and the empty height in mm."""
-    bottom = page_box.content_box_y() + page_box.height
-    body = _find_body(page_box)
-    top = body.content_box_y() if body is not None else page_box.content_box_y()
-    area = body if body is not None else page_box
-    column_width = area.width / columns
-    column_bottoms = [top] * columns
-    for line in content_lines(area):
-        if line_text(line).strip():
-            column = min(columns - 1, max(0, int((line.position_x - area.content_box_x()) // column_width)))
-            column_bottoms[column] = max(column_bottoms[column], line.position_y + line.height)
-    empty = [max(0.0, bottom - y) for y in column_bottoms]
-    lines_free = sum(math.floor(e / pitch + 0.01) for e in empty)
-    return lines_free, round(min(empty) / PX_PER_MM, 1)
+def column_gaps(page_box, columns: int) -> list[float]:
+    """The empty height between the last thing set in each column of the page and the foot (CSS px).
+
+    A line counts in the columns its block spans, so a photo, a continuation or a filler set
+    across the columns closes every column it stands under."""
+    top, left = page_box.content_box_y(), page_box.content_box_x()
+    column_width = page_box.width / columns
+    lowest = [top] * columns
+
+    def mark(x0: float, x1: float, bottom: float) -> None:
+        for column in range(columns):
+            c0 = left + column * column_width
+            if x0 < c0 + column_width - 1 and x1 > c0 + 1:
+                lowest[column] = max(lowest[column], bottom)
+
+    def walk(box, block) -> None:
+        if isinstance(box, boxes.MarginBox):
+            return
+        if isinstance(box, boxes.LineBox):
+            if line_text(box).strip() or any(isinstance(c, boxes.InlineReplacedBox) for c in box.children):
+                mark(block.content_box_x(), block.content_box_x() + block.width, box.position_y + box.height)
+            return
+        for child in getattr(box, "children", ()):
+            walk(child, box if isinstance(box, boxes.BlockContainerBox) else block)
+
+    walk(page_box, page_box)
+    bottom = top + page_box.height
+    return [round(max(0.0, bottom - y), 2) for y in lowest]
+
+
+def fillers_on(page_box) -> dict[str, float]:
+    """The height (CSS px) of each filler set on a page, by file stem."""
+    found: dict[str, float] = {}
+
+    def walk(box):
+        element = getattr(box, "element", None)
+        if element is not None and element.get("data-filler") and isinstance(box, boxes.BlockBox):
+            found[element.get("data-filler")] = found.get(element.get("data-filler"), 0.0) + box.margin_height()
+            return
+        for child in getattr(box, "children", ()):
+            if not isinstance(child, boxes.MarginBox):
+                walk(child)
+
+    walk(page_box)
+    return found
 
 
 def page_signature(page) -> str:

@@ -16,12 +16,15 @@ import weasyprint
 from ..diagnostics import Diagnostics
 from ..inputs.articles import Article
 from ..inputs.copyfit import Ranges, load_ranges, narrow, tightening
+from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
 from ..progress import current
 from .continuation import split_article
 from .engine import Engine
+from .filling import Filling
+from .html import columns_of
 from .layoutcache import LayoutCache, Trial
 from .measure import ArticleFit, line_text, measure, section_lines, trial
 
@@ -53,7 +56,8 @@ class BodyLayout:
 
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
-            diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True) -> BodyLayout:
+            diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True,
+            fillers: FillerPool | None = None) -> BodyLayout:
     """Lay the articles out in one WeasyPrint document, each from its planned folio.
 
     Every article starts on a page of the side (left/right) its planned folio asks for, so
@@ -63,7 +67,9 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
 
     Planning (the pages each article needs, copyfitting trials) reads what `cache` knows and
     lays out only the articles it does not; the kept pages always come from one document.
-    Without `fitting` the articles are set as they come (their `fit` as given), none tightened.
+    Articles that end short of the foot of their last planned page are then loosened, and given
+    fillers from `fillers` where loosening is not enough (`filling.Filling`). Without `fitting`
+    the articles are set as they come (their `fit` and fillers as given), none fitted or filled.
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
@@ -77,6 +83,10 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
                             first)
     plan = _plan(manifest, articles, needed)
+    if fitting:
+        articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
+        fitted += filled
+        plan = _plan(manifest, articles, needed)
     planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
     passes = 1
     if document is None or planned_starts != starts or fitted:
@@ -89,6 +99,26 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     _measure_continuations(planner.engine, document, fits)
     final = document.copy([document.pages[i] for i in keep])
     return BodyLayout(final, plan.slots, fits, passes, [a.slug for a in articles if a.slug in planner.planned_anew])
+
+
+def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,
+          fillers: FillerPool | None, fitted: list[str]) -> tuple[list[Article], list[str]]:
+    """Loosening and fillers for the articles that end short; `needed` updated to their pages.
+    Articles cut for a continuation end at the foot already."""
+    pool = fillers if fillers is not None else FillerPool([], {}, set())
+    if not ranges and not pool.all:
+        return articles, []
+
+    def alone(article: Article) -> Trial:
+        return planner.alone(article, plan.articles[article.slug][0], stage="fill")
+
+    available = {a.slug: _available(a, plan) for a in articles if a.entry.pages}
+    cut = {a.slug for a in articles if a.slug in fitted and a.entry.continued_on is not None}
+    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights).fill(articles, cut)
+    for article in articles:
+        if article.slug in filled:
+            needed[article.slug] = alone(article).pages
+    return articles, filled
 
 
 class _Planner:
@@ -114,20 +144,21 @@ class _Planner:
             laid_out = self.engine.render(missing, starts)
         for article in missing:
             indexes = self.engine.pages_of(laid_out, article)
-            first[article.slug] = trial(laid_out, indexes) if self.remember else Trial(len(indexes), [])
+            first[article.slug] = trial(laid_out, indexes, columns_of(article)) if self.remember \
+                else Trial(len(indexes), [])
             if self.remember:
                 self.cache.put(keys[article.slug], first[article.slug])
         return first, laid_out if len(missing) == len(articles) else None
 
-    def alone(self, article: Article, start: int) -> Trial:
-        """`article` laid out alone from `start`: a copyfitting trial."""
+    def alone(self, article: Article, start: int, stage: str = "fit") -> Trial:
+        """`article` laid out alone from `start`: a copyfitting (or filling) trial."""
         trial_key = self.key(article, start)
         found = self.cache.get(trial_key)
         if found is None:
-            with current().step("fit"):
+            with current().step(stage):
                 current().doing(article.slug)
                 document = self.engine.render([article], {article.slug: start})
-            found = trial(document, self.engine.pages_of(document, article))
+            found = trial(document, self.engine.pages_of(document, article), columns_of(article))
             self.cache.put(trial_key, found)
             self.planned_anew.add(article.slug)
         return found

@@ -63,6 +63,8 @@ class Article:
     continued_here: list = field(default_factory=list)
     fit_limits: dict = field(default_factory=dict)  # knob -> (lo, hi) from the front matter's `fit:`
     fit: Setting | None = None  # the copyfitting chosen for it, if any
+    fillers: list = field(default_factory=list)  # the 补白 (fillers.Filler) set under its text
+    filler_drop: float = 0.0  # CSS px above the fillers that set them at the foot of the page
 
 
 # The front matter's text keys and the font role of each, in the order of the fields above.
@@ -82,7 +84,7 @@ def read_articles(manifest: Manifest, diagnostics: Diagnostics, strict: bool = F
 
 def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | None:
     display = manifest.display(entry.file)
-    split = _split_front_matter(entry.file, display, diagnostics)
+    split = split_front_matter(entry.file, display, diagnostics)
     if split is None:
         return None
     meta, lines, body_start = split
@@ -104,7 +106,7 @@ def _read_article(entry, manifest, parser, diagnostics, strict) -> Article | Non
     return article
 
 
-def _split_front_matter(path: Path, display: str, diagnostics: Diagnostics):
+def split_front_matter(path: Path, display: str, diagnostics: Diagnostics):
     """(front matter {key: (value, line, column)}, the file's lines, index of the first body line);
     None after an error."""
     raw = path.read_bytes()

@@ -1,11 +1,13 @@
 """Copyfitting: the smallest change within the house style's tolerances that makes an article
-end on its last planned page.
+end on its last planned page, and at the foot of it.
 
 The knobs and their ranges come from `styles/copyfit.yaml` (nearest copy in the house search
-path); an article may narrow, pin or forbid each in its front matter (`fit:`). Candidates are
-tried from the smallest change up: photos a little smaller first, then tighter leading, then
-tracking, then a smaller body size; the first that fits is taken. The order is fixed, so the
-same input always picks the same settings.
+path); an article may narrow, pin or forbid each in its front matter (`fit:`). Tightening
+tries candidates from the smallest change up: photos a little smaller first, then tighter
+leading, then tracking, then a smaller body size; the first that fits is taken. Loosening
+runs the same ladder the other way: the tightening undone (photos back to full size last),
+then looser leading, tracking and a larger size. The order is fixed, so the same input always
+picks the same settings.
 """
 
 from __future__ import annotations
@@ -123,3 +125,28 @@ def tightening(ranges: Ranges, has_photo: bool) -> list[Setting]:
         if setting.changes() and setting not in unique:
             unique.append(setting)
     return unique
+
+
+def loosening(ranges: Ranges) -> list[Setting]:
+    """Settings that make an article longer than the house style, from the smallest change to the
+    largest: leading first (the least visible), then tracking, then the body size."""
+    def steps(knob, values):
+        lo, hi = ranges.get(knob, (KNOBS[knob][0], KNOBS[knob][0]))
+        return [v for v in values if lo <= v <= hi]
+
+    out: list[Setting] = []
+    leading = 0.0
+    for leading in steps("leading", [0.02, 0.04, 0.06, 0.08, 0.1]):
+        out.append(Setting(leading=leading))
+    tracking = 0.0
+    for tracking in steps("tracking", [0.01, 0.02, 0.03]):
+        out.append(Setting(leading=leading, tracking=tracking))
+    for size in steps("size", [0.25, 0.5]):
+        out.append(Setting(leading=leading, tracking=tracking, size=size))
+    return out
+
+
+def ladder(ranges: Ranges, has_photo: bool) -> list[Setting]:
+    """Every setting copyfitting may choose, from the tightest to the loosest, the house style
+    (`Setting()`) among them: each is at least as long as the one before it."""
+    return [*reversed(tightening(ranges, has_photo)), Setting(), *loosening(ranges)]

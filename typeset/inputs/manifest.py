@@ -128,6 +128,8 @@ class ArticleEntry:
     file: Path = key("markdown", required=True, example="articles/01-qieshi.md")  # absolute
     pages: PageRange | None = key("pages", example='"1"', doc='the page plan: "N" or "N-M" (folios); omit to flow on')
     continued_on: int | None = key("integer", minimum=1, example="32", doc="optional: 转页 target page")
+    fillers: list[Path] | None = key("fillers", example="[fillers/01-x.md]",
+                                     doc="optional: 补白 pinned under this article; false: none")
     rel: str = ""  # as written in the manifest, relative to the issue folder
     section: str = ""
     section_style: str = ""
@@ -142,7 +144,8 @@ class ArticleEntry:
         if values["file"] is None:
             return None
         spans = {name: Span(reader.file, entries[name][0].start_mark.line + 1, entries[name][0].start_mark.column + 1,
-                            f"{key}.{name}") for name in ("file", "pages", "continued_on") if name in entries}
+                            f"{key}.{name}") for name in ("file", "pages", "continued_on", "fillers")
+                 if name in entries}
         return cls(**values, rel=str(entries["file"][0].value), spans=spans)
 
 
@@ -184,6 +187,8 @@ class Manifest:
     sections: list[Section] = key("list", factory=list, required=True, item=Section,
                                   hint=N_("list the sections (栏目) with their articles in printed order"),
                                   doc="the 栏目, in printed order")
+    filling: bool = key("flag", True, example="true",
+                        doc="false: no 补白 (fillers/*.md) under articles; loosening still closes holes")
 
     @classmethod
     def from_manifest(cls, values: dict, entries: Entries, reader: NodeReader, key: str) -> Manifest:

@@ -18,7 +18,7 @@ from .cjk import display_width
 
 # The kinds of value a key may take; `yamlnodes.NodeReader.read_KIND` reads each.
 KINDS = ("text", "texts", "integer", "number", "length", "size", "choice", "pages", "image", "markdown", "barcode",
-         "cmyk", "mapping", "list")
+         "cmyk", "flag", "fillers", "mapping", "list")
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,22 @@ class NodeReader:
             return None
         return path
 
+    def read_flag(self, node: yaml.Node, key: str, declared: Key) -> bool | None:
+        value = self.scalar(node, key)
+        if not isinstance(value, bool):
+            self.error(node, key, _("expected true or false, got {value!r}", value=value))
+            return None
+        return value
+
+    def read_fillers(self, node: yaml.Node, key: str, declared: Key) -> list[Path] | None:
+        """`false` (no 补白 here: an empty list), or the filler file(s) pinned to this place."""
+        if isinstance(node, yaml.ScalarNode) and self.scalar(node, key) is False:
+            return []
+        items = self.sequence(node, key) if isinstance(node, yaml.SequenceNode) else [node]
+        paths = [self.read_markdown(item, f"{key}[{i}]" if len(items) > 1 or isinstance(node, yaml.SequenceNode)
+                                    else key, declared) for i, item in enumerate(items)]
+        return [path for path in paths if path is not None] if all(paths) else None
+
     def read_barcode(self, node: yaml.Node, key: str, declared: Key) -> str | None:
         digits = (self.read_text(node, key, declared) or "").replace(" ", "").replace("-", "")
         if digits and not _valid_ean13(digits):

@@ -22,7 +22,7 @@ BOARD_TEMPLATE = Path(__file__).with_name("board.html.j2")
 THUMB_DPI = 36  # a 260 mm page is about 370 px tall: enough to see the columns and photos
 LARGE_DPI = 110
 _REPORT_ARTICLE_KEYS = ("file", "title", "section", "planned", "actual", "fit", "overset_lines", "underfill_lines",
-                        "fit_settings")
+                        "fit_settings", "fillers")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Board:
                 "updated": self.updated,
                 "issue": report.get("issue"),
                 "pages": [asdict(page) for page in self.pages],
-                "articles": [{**{key: a[key] for key in _REPORT_ARTICLE_KEYS}, **self.previewed.get(a["file"], {})}
+                "articles": [{**{key: a.get(key) for key in _REPORT_ARTICLE_KEYS}, **self.previewed.get(a["file"], {})}
                              for a in report.get("articles", [])],
                 "warnings": [w["text"] for w in report.get("warnings", [])],
             }
@@ -126,6 +126,7 @@ def board_html(lang: str) -> bytes:
 
     strings = {
         "plan": say("page plan"), "lines": say(" lines"), "preview": say("preview: the whole build has not caught up yet"),
+        "fillers": say("fillers"),
         "fit": {"ok": say("ok"), "underfill": say("underfill"), "overset": say("overset"), "moved": say("moved")},
         "status": {"blank": say("unplanned"), "contents": say("contents"), "cover": say("cover"), "ok": say("ok"),
                    "underfill": say("underfill"), "overset": say("overset"), "moved": say("moved")},

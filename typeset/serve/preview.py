@@ -67,10 +67,11 @@ class Previewer:
         {file: [page index in the document, …]} against what the board shows."""
         stems = tuple(Path(a["file"]).stem for a in edited)
         settings = {Path(a["file"]).stem: Setting(**a["fit_settings"]) for a in edited if a["fit_settings"]}
+        fillers = {Path(a["file"]).stem: [f["file"] for f in a.get("fillers") or []] for a in edited}
         diagnostics = diagnostics or Diagnostics()
         with self.layout_lock:
             body = lay_out_articles(self.issue_dir, stems, diagnostics, str(self.issue_dir), LayoutCache(None),
-                                    settings, self._manifest(diagnostics)).body
+                                    settings, self._manifest(diagnostics), fillers).body
             changed = {}
             for fit in body.fits:
                 indexes = [slot.page for slot in body.slots

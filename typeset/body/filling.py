@@ -1,0 +1,216 @@
+"""Full pages: an article whose last page would end short is loosened until it reaches the foot,
+and the space loosening cannot close takes 补白 (fillers) set across the columns under its text.
+
+Loosening is copyfitting the other way: up the same ladder of settings (`copyfit.ladder`), the
+smallest step that brings the article nearest the foot of its last planned page without
+running over. Where even the loosest setting leaves more than `TOLERANCE` lines, fillers that
+reach that far are chosen from the issue's pool (each printed once), set under the text at the
+house setting, and the article loosened again to close what is left. Fillers are laid out at
+the foot of the page; what is left above them, less than a filler takes, is the balanced
+columns' (the space between lines and paragraphs inside the text never grows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from itertools import combinations
+from typing import Callable
+
+from ..inputs.articles import Article
+from ..inputs.copyfit import Ranges, Setting, ladder, narrow
+from ..inputs.fillers import Filler, FillerPool
+from .layoutcache import Trial
+
+TOLERANCE = 4  # body lines a column may end short of the foot of an article's last page
+MAX_FILLERS = 3  # under one article
+
+
+@dataclass
+class _Need:
+    """An article that loosening alone leaves short: as it stands, and as near the foot as
+    loosening takes it (`loosest`)."""
+
+    base: Article
+    base_trial: Trial
+    loosest: tuple[Article, Trial]
+
+
+class Filling:
+    """Fills the articles of an issue. `laid_out_alone(article)` is its trial from its planned
+    folio; `measure_fillers(fillers)` the height each filler takes (CSS px)."""
+
+    def __init__(self, ranges: Ranges, pool: FillerPool, available: dict[str, int],
+                 laid_out_alone: Callable[[Article], Trial], measure_fillers: Callable[[list], dict[str, float]]):
+        self.ranges, self.pool, self.available = ranges, pool, available
+        self.laid_out_alone, self.measure_fillers = laid_out_alone, measure_fillers
+
+    def fill(self, articles: list[Article], skip: set[str]) -> tuple[list[Article], list[str]]:
+        """The articles with their loosening and fillers; the slugs of those changed."""
+        by_slug = {a.slug: a for a in articles}
+        needs: list[_Need] = []
+        for article in articles:
+            if article.slug in skip or article.slug not in self.available:
+                continue
+            base, trial = self._with_pinned(article)
+            by_slug[article.slug] = base
+            if not self.fits(base, trial) or self.deficit(base, trial) <= TOLERANCE:
+                continue
+            search = _Search(self, base, trial)
+            loosest = search.loosest()
+            if loosest is None or not self.fits(*loosest):
+                loosest = search.nearest_foot()  # the loosest that fits is also the nearest the foot
+            by_slug[article.slug] = loosest[0]
+            if self.deficit(*loosest) > TOLERANCE and not base.fillers and article.entry.file not in self.pool.off \
+                    and self.pool.free:
+                needs.append(_Need(base, trial, loosest))
+            elif self.deficit(*loosest) <= TOLERANCE:
+                by_slug[article.slug] = search.nearest_foot()[0]
+        if needs:
+            self._set_fillers(needs, by_slug)
+        filled = [self._at_foot(by_slug[a.slug]) for a in articles]
+        return filled, [a.slug for a, b in zip(articles, filled) if a != b]
+
+    def deficit(self, article: Article, trial: Trial) -> int:
+        """How far the article ends from the foot of its last planned page, in body lines."""
+        return (self.available[article.slug] - trial.pages) * trial.page_lines + trial.short
+
+    def fits(self, article: Article, trial: Trial) -> bool:
+        return trial.pages <= self.available[article.slug]
+
+    def excess(self, article: Article, trial: Trial) -> float:
+        """Lines per column beyond the foot of the last planned page; negative: short of it."""
+        if self.fits(article, trial):
+            return -self.deficit(article, trial)
+        return trial.lines_beyond(self.available[article.slug])
+
+    def _with_pinned(self, article: Article) -> tuple[Article, Trial]:
+        pinned = self.pool.pinned.get(article.entry.file, [])
+        article = replace(article, fillers=list(pinned)) if pinned else article
+        return article, self.laid_out_alone(article)
+
+    def _set_fillers(self, needs: list[_Need], by_slug: dict[str, Article]) -> None:
+        """Fillers for the articles loosening leaves short, those left shortest first; each filler once.
+        An article no filler helps is loosened as near the foot as it goes."""
+        heights = self.measure_fillers(self.pool.free)
+        pool = [f for f in self.pool.free if heights.get(f.slug)]
+        needs.sort(key=lambda need: -need.loosest[1].space_under)
+        for need in needs:
+            filled = self._fill_with(need, pool, heights)
+            if filled is None:
+                by_slug[need.base.slug] = _Search(self, need.base, need.base_trial).nearest_foot()[0]
+            else:
+                by_slug[need.base.slug] = filled
+                pool = [f for f in pool if f not in filled.fillers]
+
+    def _fill_with(self, need: _Need, pool: list[Filler], heights: dict[str, float]) -> Article | None:
+        """The article with the fillers that bring it nearest the foot, loosened to close the rest;
+        None when none brings it nearer than loosening alone."""
+        room = need.base_trial.space_under - 2  # px: a filler's height is measured to a fraction
+        closed_by_loosening = need.base_trial.space_under - need.loosest[1].space_under
+        chosen = choose_fillers(pool, heights, room, room - closed_by_loosening + need.base_trial.pitch)
+        while chosen:
+            with_fillers = replace(need.base, fillers=chosen)
+            trial = self.laid_out_alone(with_fillers)
+            if self.fits(with_fillers, trial):
+                filled = _Search(self, with_fillers, trial).nearest_foot()
+                return filled[0] if self.deficit(*filled) < self.deficit(*need.loosest) else None
+            chosen = chosen[:-1]  # the measure was off by a line: one filler fewer
+        return None
+
+    def _at_foot(self, article: Article) -> Article:
+        """Fillers moved down to the foot of the page: the space left goes above them."""
+        if not article.fillers:
+            return article
+        space = self.laid_out_alone(article).space_under
+        return replace(article, filler_drop=round(max(0.0, space - 0.5), 2)) if space > 1 else article
+
+
+class _Search:
+    """Loosening one article: the settings above its own, each laid out at most once.
+
+    Lines grow about evenly up the ladder, so each probe goes where the lines measured so far
+    say the boundary is (interpolation), not to the middle: two or three layouts, not four."""
+
+    def __init__(self, filling: Filling, article: Article, trial: Trial):
+        self.filling, self.article, self.trial = filling, article, trial
+        self.steps = _looser_settings(filling.ranges, article)
+        self.tried: dict[int, tuple[Article, Trial]] = {}
+
+    def at(self, index: int) -> tuple[Article, Trial]:
+        if index < 0:
+            return self.article, self.trial
+        if index not in self.tried:
+            setting = self.steps[index]
+            loosened = replace(self.article, fit=None if setting == Setting() else setting)
+            self.tried[index] = (loosened, self.filling.laid_out_alone(loosened))
+        return self.tried[index]
+
+    def loosest(self) -> tuple[Article, Trial] | None:
+        return self.at(len(self.steps) - 1) if self.steps else None
+
+    def nearest_foot(self) -> tuple[Article, Trial]:
+        """The smallest step that brings the article nearest the foot without running over."""
+        last = len(self.steps) - 1
+        if last < 0:
+            return self.article, self.trial
+        filling = self.filling
+        if filling.fits(*self.at(last)):
+            target = filling.deficit(*self.at(last))
+            if target >= filling.deficit(self.article, self.trial):
+                return self.article, self.trial  # loosening does not bring it nearer
+            return self.at(self._first(lambda i: -filling.deficit(*self.at(i)), -target, last))
+        return self.at(self._first(lambda i: filling.excess(*self.at(i)), 1e-9, last) - 1)
+
+    def _first(self, value, threshold: float, high: int) -> int:
+        """The first step whose `value` (growing up the ladder) reaches `threshold`; `high` does,
+        the article as it stands (step -1) does not."""
+        low, interpolate = -1, True
+        while high - low > 1:
+            v_low, v_high = value(low), value(high)
+            if interpolate and v_high > v_low:
+                guess = math.ceil(low + (threshold - v_low) / (v_high - v_low) * (high - low) - 1e-9)
+            else:
+                guess = (low + high) // 2
+            middle = min(high - 1, max(low + 1, guess))
+            width = high - low
+            if value(middle) >= threshold:
+                high = middle
+            else:
+                low = middle
+            interpolate = 2 * (high - low) <= width  # a probe that did not halve the range: bisect next
+        return high
+
+
+def _looser_settings(ranges: Ranges, article: Article) -> list[Setting]:
+    """The settings looser than the article's own, from the nearest on."""
+    ranges = narrow(ranges, article.fit_limits)
+    current = article.fit or Setting()
+    for has_photo in (bool(article.figures), False):
+        settings = ladder(ranges, has_photo)
+        if current in settings:
+            return settings[settings.index(current) + 1:]
+    settings = ladder(ranges, bool(article.figures))
+    return settings[settings.index(Setting()) + 1:]
+
+
+def choose_fillers(pool: list[Filler], heights: dict[str, float], room: float, wanted: float) -> list[Filler]:
+    """Up to `MAX_FILLERS` fillers of different kinds (a quotation, a poem, a note: never two
+    alike under one article) that together take at most `room`: the fewest that take `wanted`
+    or more (of those the shortest, which leaves the pool most for other articles), else the
+    fullest of all; tallest first."""
+    best: tuple | None = None
+    for count in range(1, MAX_FILLERS + 1):
+        for combo in combinations(pool, count):
+            if len({f.kind for f in combo}) < count:
+                continue
+            total = sum(heights[f.slug] for f in combo)
+            if total > room:
+                continue
+            reaches = total >= wanted
+            rank = (reaches, -count, -total) if reaches else (reaches, 0, total)
+            if best is None or rank > best[0]:
+                best = (rank, combo)
+    if best is None:
+        return []
+    return sorted(best[1], key=lambda f: -heights[f.slug])

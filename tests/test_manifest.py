@@ -86,7 +86,7 @@ def test_unknown_keys_are_errors_with_strict(tmp_path):
     manifest, diagnostics = load(root, strict=True)
     assert manifest is None
     assert texts(diagnostics) == ["issue/issue.yaml:13:1 extra: unknown key 'extra'\n"
-                                  "  hint: known keys here: back_cover, contents, cover, inside_back_cover, "
+                                  "  hint: known keys here: back_cover, contents, cover, filling, inside_back_cover, "
                                   "inside_front_cover, issue, magazine, masthead, page, sections"]
 
 

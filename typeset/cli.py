@@ -101,6 +101,8 @@ _STRICT = click.option("--strict", is_flag=True, help=_("Unknown keys in issue.y
 _QUIET = click.option("-q", "--quiet", is_flag=True, help=_("Print only warnings and errors."))
 _FORCE = click.option("--force", is_flag=True, help=_("Build even when nothing changed since the last build."))
 _VERBOSE = click.option("-v", "--verbose", is_flag=True, help=_("Print each stage's time when it ends."))
+_JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help=_("Lay articles out on N processes (default: one per core); the output is the same."))
 
 
 def _progress(quiet: bool, verbose: bool, machine_output: bool = False) -> Progress:
@@ -118,11 +120,15 @@ def _progress(quiet: bool, verbose: bool, machine_output: bool = False) -> Progr
 @_QUIET
 @_VERBOSE
 @_FORCE
-def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool) -> None:
+@_JOBS
+def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool,
+          jobs: int | None) -> None:
     with _progress(quiet, verbose):
+        from .body.planning import use_workers
         from .build import Request
 
-        _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
+        with use_workers(jobs):
+            _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
 
 
 @main.command(help=_('A proof (校样) for editors: trim-size pages, watermark with build time and input '
@@ -134,12 +140,15 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verb
 @click.option("--spreads", is_flag=True, help=_("Lay facing pages side by side."))
 @_QUIET
 @_VERBOSE
+@_JOBS
 def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png: bool, spreads: bool,
-          quiet: bool, verbose: bool) -> None:
+          quiet: bool, verbose: bool, jobs: int | None) -> None:
     with _progress(quiet, verbose):
+        from .body.planning import use_workers
         from .build import ProofOptions, Request
 
-        _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
+        with use_workers(jobs):
+            _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
 
 
 @main.command(help=_('Build ISSUE_DIR and zip the PDFs with the preflight reports and SHA-256 '
@@ -150,11 +159,15 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
 @_QUIET
 @_VERBOSE
 @_FORCE
-def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool) -> None:
+@_JOBS
+def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool,
+            jobs: int | None) -> None:
     with _progress(quiet, verbose):
+        from .body.planning import use_workers
         from .build import Request
 
-        _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)
+        with use_workers(jobs):
+            _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)
 
 
 @main.command(help=_('Print how every article fits its planned pages (copyfitting applied); write nothing.'))
@@ -162,13 +175,16 @@ def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, ve
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help=_("Print the report's articles as JSON instead of a table."))
 @_VERBOSE
-def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool) -> None:
+@_JOBS
+def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool, jobs: int | None) -> None:
     diagnostics = Diagnostics()
     try:
         with _progress(False, verbose, machine_output=as_json):
+            from .body.planning import use_workers
             from .build import fit_issue
 
-            report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
+            with use_workers(jobs):
+                report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
     except InputError:
         show(diagnostics.items)
         sys.exit(EXIT_INPUT)

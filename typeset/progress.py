@@ -118,6 +118,11 @@ def session():
         yield progress
 
 
+def silence() -> None:
+    """In a worker process: report to no one (the parent's progress line is the parent's)."""
+    _current.set(None)
+
+
 def current() -> Progress:
     """The progress of this run; a silent one that only keeps time when none was installed."""
     return _current.get() or _SILENT

@@ -45,31 +45,39 @@ class Filling:
         self.ranges, self.pool, self.available = ranges, pool, available
         self.laid_out_alone, self.measure_fillers = laid_out_alone, measure_fillers
 
-    def fill(self, articles: list[Article], skip: set[str]) -> tuple[list[Article], list[str]]:
-        """The articles with their loosening and fillers; the slugs of those changed."""
+    def fill(self, articles: list[Article], skip: set[str], run=None) -> tuple[list[Article], list[str]]:
+        """The articles with their loosening and fillers; the slugs of those changed. `run(work,
+        items)` maps `work` over `items` (the planner's worker processes): articles are loosened
+        independently; the fillers, one pool for the issue, are then chosen one article after another."""
+        run = run or (lambda work, items: [work(item) for item in items])
         by_slug = {a.slug: a for a in articles}
+        eligible = [a for a in articles if a.slug not in skip and a.slug in self.available]
         needs: list[_Need] = []
-        for article in articles:
-            if article.slug in skip or article.slug not in self.available:
-                continue
-            base, trial = self._with_pinned(article)
-            by_slug[article.slug] = base
-            if not self.fits(base, trial) or self.deficit(base, trial) <= TOLERANCE:
-                continue
-            search = _Search(self, base, trial)
-            loosest = search.loosest()
-            if loosest is None or not self.fits(*loosest):
-                loosest = search.nearest_foot()  # the loosest that fits is also the nearest the foot
-            by_slug[article.slug] = loosest[0]
-            if self.deficit(*loosest) > TOLERANCE and not base.fillers and article.entry.file not in self.pool.off \
-                    and self.pool.free:
-                needs.append(_Need(base, trial, loosest))
-            elif self.deficit(*loosest) <= TOLERANCE:
-                by_slug[article.slug] = search.nearest_foot()[0]
+        for settled, need in run(self._settle, eligible):
+            by_slug[settled.slug] = settled
+            if need is not None:
+                needs.append(need)
         if needs:
-            self._set_fillers(needs, by_slug)
+            self._set_fillers(needs, by_slug, run)
         filled = [self._at_foot(by_slug[a.slug]) for a in articles]
         return filled, [a.slug for a, b in zip(articles, filled) if a != b]
+
+    def _settle(self, article: Article) -> tuple[Article, _Need | None]:
+        """The article loosened as near the foot as loosening takes it, and what it needs of
+        fillers (None: nothing, or none may be set under it)."""
+        base, trial = self._with_pinned(article)
+        if not self.fits(base, trial) or self.deficit(base, trial) <= TOLERANCE:
+            return base, None
+        search = _Search(self, base, trial)
+        loosest = search.loosest()
+        if loosest is None or not self.fits(*loosest):
+            loosest = search.nearest_foot()  # the loosest that fits is also the nearest the foot
+        if self.deficit(*loosest) > TOLERANCE and not base.fillers and article.entry.file not in self.pool.off \
+                and self.pool.free:
+            return loosest[0], _Need(base, trial, loosest)
+        if self.deficit(*loosest) <= TOLERANCE:
+            return search.nearest_foot()[0], None
+        return loosest[0], None
 
     def deficit(self, article: Article, trial: Trial) -> int:
         """How far the article ends from the foot of its last planned page, in body lines."""
@@ -89,26 +97,42 @@ class Filling:
         article = replace(article, fillers=list(pinned)) if pinned else article
         return article, self.laid_out_alone(article)
 
-    def _set_fillers(self, needs: list[_Need], by_slug: dict[str, Article]) -> None:
+    def _set_fillers(self, needs: list[_Need], by_slug: dict[str, Article], run) -> None:
         """Fillers for the articles loosening leaves short, those left shortest first; each filler once.
-        An article no filler helps is loosened as near the foot as it goes."""
+        An article no filler helps is loosened as near the foot as it goes.
+
+        The choices are made in order, each from what the ones before left; their layouts run
+        side by side, and whatever an article gives back (a filler that did not fit) makes the
+        articles after it choose again: the outcome is the one-after-another outcome."""
         heights = self.measure_fillers(self.pool.free)
         pool = [f for f in self.pool.free if heights.get(f.slug)]
-        needs.sort(key=lambda need: -need.loosest[1].space_under)
-        for need in needs:
-            filled = self._fill_with(need, pool, heights)
-            if filled is None:
-                by_slug[need.base.slug] = _Search(self, need.base, need.base_trial).nearest_foot()[0]
-            else:
-                by_slug[need.base.slug] = filled
-                pool = [f for f in pool if f not in filled.fillers]
+        pending = sorted(needs, key=lambda need: -need.loosest[1].space_under)
+        while pending:
+            planned, left = [], list(pool)
+            for need in pending:
+                chosen = self._choose(need, left, heights)
+                planned.append((need, chosen))
+                left = [f for f in left if f not in chosen]
+            outcomes = run(self._fill_with, planned)
+            for done, ((need, chosen), filled) in enumerate(zip(planned, outcomes), start=1):
+                if filled is None:
+                    by_slug[need.base.slug] = _Search(self, need.base, need.base_trial).nearest_foot()[0]
+                else:
+                    by_slug[need.base.slug] = filled
+                    pool = [f for f in pool if f not in filled.fillers]
+                if filled is None and chosen or filled is not None and filled.fillers != chosen:
+                    break  # fillers came back to the pool: the articles after this one choose again
+            pending = pending[done:]
 
-    def _fill_with(self, need: _Need, pool: list[Filler], heights: dict[str, float]) -> Article | None:
-        """The article with the fillers that bring it nearest the foot, loosened to close the rest;
-        None when none brings it nearer than loosening alone."""
+    def _choose(self, need: _Need, pool: list[Filler], heights: dict[str, float]) -> list[Filler]:
         room = need.base_trial.space_under - 2  # px: a filler's height is measured to a fraction
         closed_by_loosening = need.base_trial.space_under - need.loosest[1].space_under
-        chosen = choose_fillers(pool, heights, room, room - closed_by_loosening + need.base_trial.pitch)
+        return choose_fillers(pool, heights, room, room - closed_by_loosening + need.base_trial.pitch)
+
+    def _fill_with(self, planned: tuple[_Need, list[Filler]]) -> Article | None:
+        """The article with the fillers chosen (one fewer while they do not fit), loosened to close the
+        rest; None when they bring it no nearer the foot than loosening alone."""
+        need, chosen = planned
         while chosen:
             with_fillers = replace(need.base, fillers=chosen)
             trial = self.laid_out_alone(with_fillers)

@@ -9,18 +9,24 @@ dropped (overset) and measured.
 
 from __future__ import annotations
 
+import contextvars
+import multiprocessing
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import weasyprint
 
 from ..diagnostics import Diagnostics
+from ..i18n import _
 from ..inputs.articles import Article
 from ..inputs.copyfit import Ranges, load_ranges, narrow, tightening
 from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
-from ..progress import current
+from ..progress import current, silence
 from .continuation import split_article
 from .engine import Engine
 from .filling import Filling
@@ -57,7 +63,7 @@ class BodyLayout:
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True,
-            fillers: FillerPool | None = None) -> BodyLayout:
+            fillers: FillerPool | None = None, jobs: int | None = None) -> BodyLayout:
     """Lay the articles out in one WeasyPrint document, each from its planned folio.
 
     Every article starts on a page of the side (left/right) its planned folio asks for, so
@@ -70,24 +76,27 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     Articles that end short of the foot of their last planned page are then loosened, and given
     fillers from `fillers` where loosening is not enough (`filling.Filling`). Without `fitting`
     the articles are set as they come (their `fit` and fillers as given), none fitted or filled.
+    Layouts that do not depend on each other run on `jobs` processes (default: `workers()`);
+    the result is the same whatever their number.
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
     planner = _Planner(Engine(manifest, articles, house, fonts, diagnostics), cache,
-                       remember=cache.folder is not None or fitting)  # else nothing is looked up again
+                       remember=cache.folder is not None or fitting,  # else nothing is looked up again
+                       jobs=jobs if jobs is not None else workers())
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
     first, document = planner.first_trials(articles, starts)
     needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
     plan = _plan(manifest, articles, needed)
     ranges = load_ranges(house, diagnostics) if fitting else {}
     articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
-                            first)
+                            first, partial(planner.in_parallel, stage="fit"))
     plan = _plan(manifest, articles, needed)
     if fitting:
         articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
         fitted += filled
         plan = _plan(manifest, articles, needed)
-    planned_starts = {slug: start for slug, (start, _) in plan.articles.items()}
+    planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
     passes = 1
     if document is None or planned_starts != starts or fitted:
         with current().step("final", total=len(articles)):
@@ -114,19 +123,65 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
 
     available = {a.slug: _available(a, plan) for a in articles if a.entry.pages}
     cut = {a.slug for a in articles if a.slug in fitted and a.entry.continued_on is not None}
-    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights).fill(articles, cut)
+    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights).fill(
+        articles, cut, partial(planner.in_parallel, stage="fill"))
     for article in articles:
         if article.slug in filled:
             needed[article.slug] = alone(article).pages
     return articles, filled
 
 
-class _Planner:
-    """Layouts for planning: each article's trial from the cache, or laid out and remembered."""
+_workers: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers", default=None)
 
-    def __init__(self, engine: Engine, cache: LayoutCache, remember: bool):
-        self.engine, self.cache, self.remember = engine, cache, remember
+
+def workers() -> int:
+    """The processes a layout may use: as set by `use_workers` (`-j N`), else one per core."""
+    chosen = _workers.get()
+    if chosen is not None:
+        return chosen
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def use_workers(count: int | None):
+    token = _workers.set(count if count is None else max(1, count))
+    try:
+        yield
+    finally:
+        _workers.reset(token)
+
+
+class _Planner:
+    """Layouts for planning: each article's trial from the cache, or laid out and remembered.
+
+    Work on articles that do not depend on each other goes to `jobs` worker processes forked
+    from this one (`in_parallel`): they start with everything this process has loaded (fonts,
+    house style, the trials so far) and send back their results and the trials they laid out."""
+
+    def __init__(self, engine: Engine, cache: LayoutCache, remember: bool, jobs: int = 1):
+        self.engine, self.cache, self.remember, self.jobs = engine, cache, remember, max(1, jobs)
         self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
+
+    def in_parallel(self, work, items: list, stage: str = "layout") -> list:
+        """`[work(item) for item in items]`, on the worker processes when there are several."""
+        if self.jobs == 1 or len(items) < 2 or not self.remember:
+            return [work(item) for item in items]
+        global _forked_work
+        _forked_work = (self, work, items)
+        try:
+            with current().step(stage, total=len(items)), \
+                    multiprocessing.get_context("fork").Pool(min(self.jobs, len(items)), initializer=silence) as pool:
+                current().doing(_("{count} processes", count=min(self.jobs, len(items))))
+                done = pool.map(_work_in_worker, range(len(items)), chunksize=1)
+        finally:
+            _forked_work = None
+        results = []
+        for result, trials, used, anew in done:
+            self.cache.new.update(trials)
+            self.cache.used |= used
+            self.planned_anew |= anew
+            results.append(result)
+        return results
 
     def key(self, article: Article, start: int | None) -> str:
         return self.cache.key(self.engine.html([article], {article.slug: start}), article)
@@ -140,15 +195,26 @@ class _Planner:
         self.planned_anew |= {a.slug for a in missing}
         if not missing:
             return first, None
-        with current().step("layout", total=len(missing)):
-            laid_out = self.engine.render(missing, starts)
+
+        def lay_out_together(group: list[Article]):
+            with current().step("layout", total=len(group)):
+                laid_out = self.engine.render(group, starts)
+            for article in group:
+                indexes = self.engine.pages_of(laid_out, article)
+                first[article.slug] = trial(laid_out, indexes, columns_of(article)) if self.remember \
+                    else Trial(len(indexes), [])
+                if self.remember:
+                    self.cache.put(keys[article.slug], first[article.slug])
+            return laid_out
+
+        groups = _balanced(missing, self.jobs) if self.remember else [missing]
+        if len(groups) == 1:
+            laid_out = lay_out_together(missing)
+            return first, laid_out if len(missing) == len(articles) else None
+        self.in_parallel(lambda group: lay_out_together(group) and None, groups)  # the trials come back in the cache
         for article in missing:
-            indexes = self.engine.pages_of(laid_out, article)
-            first[article.slug] = trial(laid_out, indexes, columns_of(article)) if self.remember \
-                else Trial(len(indexes), [])
-            if self.remember:
-                self.cache.put(keys[article.slug], first[article.slug])
-        return first, laid_out if len(missing) == len(articles) else None
+            first[article.slug] = self.cache.get(keys[article.slug])
+        return first, None
 
     def alone(self, article: Article, start: int, stage: str = "fit") -> Trial:
         """`article` laid out alone from `start`: a copyfitting (or filling) trial."""
@@ -164,12 +230,36 @@ class _Planner:
         return found
 
 
+def _balanced(articles: list[Article], groups: int) -> list[list[Article]]:
+    """The articles in up to `groups` groups of about the same length of text, each in reading order."""
+    loads = [[0, []] for _group in range(min(groups, len(articles)))]
+    for article in sorted(articles, key=lambda a: -len(a.body_html)):
+        lightest = min(loads, key=lambda load: load[0])
+        lightest[0] += len(article.body_html)
+        lightest[1].append(article)
+    order = {a.slug: i for i, a in enumerate(articles)}
+    return [sorted(group, key=lambda a: order[a.slug]) for _load, group in loads if group]
+
+
+# (planner, work, items) while worker processes are forked: they inherit it, so nothing is pickled on the way in
+_forked_work: tuple | None = None
+
+
+def _work_in_worker(index: int):
+    """In a worker: one item's work, with the trials it laid out or looked up."""
+    planner, work, items = _forked_work
+    known, used, anew = set(planner.cache.new), set(planner.cache.used), set(planner.planned_anew)
+    result = work(items[index])
+    trials = {key: trial for key, trial in planner.cache.new.items() if key not in known}
+    return result, trials, planner.cache.used - used, planner.planned_anew - anew
+
+
 def _measure_all(engine: Engine, document, articles: list[Article], plan: _Plan, needed: dict[str, int]):
     """Each article's fit, with its pages placed in the plan's slots: (fits, document pages to keep)."""
     keep: list[int] = []
     fits: list[ArticleFit] = []
     for article in articles:
-        start, _ = plan.articles[article.slug]
+        start, _kept = plan.articles[article.slug]
         indexes = engine.pages_of(document, article)
         fit = measure(article, document, indexes, needed[article.slug], start)
         for offset, index in enumerate(indexes[: fit.pages_kept]):
@@ -197,30 +287,30 @@ def _measure_continuations(engine: Engine, document, fits: list[ArticleFit]) -> 
 
 
 def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges, laid_out_alone,
-         first: dict[str, Trial]) -> tuple[list[Article], list[str]]:
+         first: dict[str, Trial], run) -> tuple[list[Article], list[str]]:
     """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
 
     An article with `continued_on` whose text overran its pages is cut where its last planned
     page ends, the rest set after the article planned on the continuation page (the host).
     When the host cannot take it, both are tightened together, step by step, which moves more
     of the text onto the source's pages. Any other article that overruns its pages is tightened
-    until it fits. `needed` is updated to the pages each article then takes.
+    until it fits (each on its own: `run` maps the work over them, on the worker processes).
+    `needed` is updated to the pages each article then takes.
     """
     by_slug = {a.slug: a for a in articles}
     changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first)
-    for article in articles:
-        current = by_slug[article.slug]
-        if not current.entry.pages or article.slug in changed or not ranges:
-            continue
-        if needed[article.slug] <= _available(current, plan):
-            continue
+    overrunning = [by_slug[a.slug] for a in articles if by_slug[a.slug].entry.pages and a.slug not in changed
+                   and ranges and needed[a.slug] > _available(by_slug[a.slug], plan)]
 
-        def attempt(setting, current=current):
-            tried = replace(current, fit=setting)
+    def tighten(article: Article):
+        def attempt(setting):
+            tried = replace(article, fit=setting)
             pages_taken = laid_out_alone(tried).pages
-            return pages_taken <= _available(current, plan), (tried, pages_taken)
+            return pages_taken <= _available(article, plan), (tried, pages_taken)
 
-        chosen = _first_fitting(tightening(narrow(ranges, current.fit_limits), bool(current.figures)), attempt)
+        return _first_fitting(tightening(narrow(ranges, article.fit_limits), bool(article.figures)), attempt)
+
+    for article, chosen in zip(overrunning, run(tighten, overrunning)):
         if chosen is not None:
             by_slug[article.slug], needed[article.slug] = chosen
         changed.append(article.slug)

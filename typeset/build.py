@@ -19,7 +19,7 @@ from .diagnostics import Diagnostics
 from .frontpages.contents import build_contents, contents_text
 from .frontpages.covers import build_covers, cover_text
 from .frontpages.fonts import reportlab_fonts
-from .i18n import _
+from .i18n import _, n_
 from .inputs.articles import read_articles
 from .inputs.copyfit import Setting
 from .inputs.fillers import FillerPool, read_fillers
@@ -28,6 +28,7 @@ from .inputs.house import House, check_stylesheet_urls, find_house
 from .inputs.housestyle import load_house_style
 from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from .inputs.photos import cmyk_image, find_profile
+from .inputs.proofread import proofread_issue
 from .pdf.assemble import assemble_issue
 from .pdf.package import PACKAGE, package_zip
 from .pdf.pages import page_images
@@ -228,6 +229,7 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
     loaded and covering every character, photos in print colour."""
     articles = read_articles(manifest, diagnostics, strict=strict)
     fillers = read_fillers(manifest, diagnostics)
+    _proofreading_warnings(manifest, diagnostics)
     house = replace(house, style=load_house_style(house, diagnostics))
     check_stylesheet_urls(house, diagnostics)
     font_dirs = house.dirs("fonts")
@@ -238,6 +240,20 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
     diagnostics.raise_if_errors()
     articles, manifest = _print_colour(articles, manifest, profile)
     return ReadForLayout(house, manifest, articles, fonts, profile, fillers)
+
+
+def _proofreading_warnings(manifest: Manifest, diagnostics: Diagnostics) -> None:
+    """What `typeset check` finds, one warning per file and rule (the first place, the count):
+    a build is never stopped by it."""
+    by_file_and_rule: dict[tuple[str, str], list] = {}
+    for finding in proofread_issue(manifest):
+        by_file_and_rule.setdefault((finding.display, finding.rule), []).append(finding)
+    for (display, rule), findings in by_file_and_rule.items():
+        first = findings[0]
+        diagnostics.warning(n_("{message} (1 place)", "{message} ({count} places, this the first)", len(findings),
+                               message=first.message, count=len(findings)),
+                            file=display, line=first.line, column=first.column, key=rule,
+                            hint=_("`typeset check` lists every place; `--fix` corrects the safe kinds"))
 
 
 def _print_colour(articles, manifest: Manifest, profile: Path):

@@ -199,6 +199,44 @@ def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool, jobs: int |
         sys.exit(EXIT_PLAN)
 
 
+@main.command(help=_("Proofread the issue's text: punctuation (GB/T 15834), numbers (GB/T 15835), confusable "
+                     "and doubled words, traditional characters, stray spaces. Exit 1 when anything is found."))
+@_ISSUE
+@click.option("--json", "as_json", is_flag=True, help=_("Print the findings as JSON."))
+@click.option("--fix", is_flag=True, help=_("Correct the safe kinds in the files (half-width punctuation, full-width "
+                                             "digits and letters, spaces, ellipses and dashes) and list each change."))
+def check(issue_dir: Path, as_json: bool, fix: bool) -> None:
+    from .inputs.proofread import check_issue, hint_of
+
+    diagnostics = Diagnostics()
+    try:
+        result = check_issue(issue_dir, str(issue_dir), diagnostics, fix)
+    except InputError:
+        show(diagnostics.items)
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        click.echo(json.dumps([f.as_json() for f in result.findings], ensure_ascii=False, indent=2))
+    else:
+        for change in result.fixed:
+            click.echo(_("{file}:{line}:{column} {rule}: fixed {found} → {suggestion}", file=change.display,
+                         line=change.line, column=change.column, rule=change.rule, found=repr(change.found),
+                         suggestion=repr(change.suggestion)))
+        for finding in result.findings:
+            click.echo(f"{finding.display}:{finding.line}:{finding.column} {finding.rule}: {finding.message}")
+            click.echo(_("  hint: {hint}", hint=hint_of(finding)))
+        counts = ", ".join(f"{rule} {count}" for rule, count in _count_rules(result.findings))
+        click.echo(n_("{count} finding", "{count} findings", len(result.findings), count=len(result.findings))
+                   + (f" ({counts})" if counts else ""), err=True)
+    sys.exit(EXIT_INPUT if result.findings else EXIT_OK)
+
+
+def _count_rules(findings) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.rule] = counts.get(finding.rule, 0) + 1
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
 @main.command(name="preflight", help=_('Check a print PDF: boxes and bleed, fonts embedded, image '
                                        'resolution, hairlines. Exit 1 on errors.'))
 @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -62,5 +62,12 @@ fi
 .venv/bin/python -c 'import typeset.cli, weasyprint, pikepdf' # fail here, not in the first build
 if ((TEST)); then
   .venv/bin/python -c 'import pytest, pdfplumber, playwright, babel, pdf_oxide'
+  # WeasyPrint's own tests (in its source distribution, not its wheel): the test suite runs them
+  # with typeset's extensions installed (tests/test_weasyprint_suite.py)
+  version=$(.venv/bin/python -c 'import weasyprint; print(weasyprint.__version__)')
+  if [ ! -f ".venv/sdist/weasyprint-$version.tar.gz" ]; then
+    .venv/bin/python -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
+      "weasyprint==$version" -d .venv/sdist > .venv/setup.log 2>&1 || { cat .venv/setup.log >&2; exit 1; }
+  fi
 fi
 echo "setup: ready (.venv/bin/typeset)"

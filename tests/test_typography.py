@@ -10,7 +10,7 @@ import weasyprint
 from conftest import DEMO, REFERENCE
 from weasyprint.formatting_structure import boxes
 
-from typeset.body import justify
+from typeset import install_weasyprint_extensions
 from typeset.body.justify import expansion_gaps
 from typeset.body.measure import content_lines as _content_lines
 from typeset.body.measure import line_text as _line_text
@@ -82,7 +82,7 @@ def house_css():
 
 
 def lay_out_paragraphs(css: str, body: str, width_em: int = 20):
-    justify.install()
+    install_weasyprint_extensions()
     html = (f'<html lang="zh-Hans-CN"><style>{css} @page {{ size: 150mm 200mm; margin: 10mm; }}'
             f".article {{ width: {width_em}em; break-before: auto; }}</style>"
             f'<body><article class="article columns-1"><div class="article-body">{refine(body, END)}'
@@ -168,3 +168,24 @@ def test_audit_of_the_demo_issue_finds_no_fault(demo_build):
     audit = _audit(demo_build, DEMO)
     assert audit.lines > 150
     assert {fault: audit.counts[fault] for fault in FAULTS} == dict.fromkeys(FAULTS, 0)
+
+
+def test_latin_lines_keep_latin_justification(house_css):
+    """An English paragraph is justified at its word spaces (WeasyPrint's own way), its letters
+    as the font sets them; a line with Chinese spreads the space between characters."""
+    english = ("Typesetting is an old craft: from metal type to photosetting and desktop publishing the "
+               "tools changed with every generation, but the rules stayed. Every column is flush on both "
+               "edges, and the space a line needs goes between its words.")
+    lines = lay_out_paragraphs(house_css, f"<p>{english}</p><p>{PARAGRAPH}</p>", width_em=24)
+    latin = [line for line in lines if _line_text(line).isascii()]
+    assert len(latin) >= 4
+    column_right = max(line_right(line) for line in lines)
+    for line in latin[:-1]:  # all but the paragraph's last line: flush, the space at the word spaces
+        assert line_right(line) == pytest.approx(column_right, abs=0.5), _line_text(line)
+        texts = [box for box in line.descendants() if isinstance(box, boxes.TextBox)]
+        assert not any(getattr(box.pango_layout, "typeset_extra_after", None) for box in texts)
+        assert any(box.justification_spacing > 0 for box in texts)
+    chinese = [line for line in lines if not _line_text(line).isascii()]
+    widened = [box for line in chinese[:-1] for box in line.descendants() if isinstance(box, boxes.TextBox)
+               and getattr(box.pango_layout, "typeset_extra_after", None)]
+    assert widened  # the Chinese lines are justified between characters

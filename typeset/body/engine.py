@@ -45,9 +45,7 @@ class Engine:
 
     def __init__(self, manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
                  diagnostics: Diagnostics):
-        justify.install()
-        _subset_fonts_in_parallel()
-        _report_pages()
+        install_extensions()
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
@@ -99,6 +97,13 @@ class Engine:
     def pages_of(self, document, article: Article) -> list[int]:
         """The indexes of the article's pages in `document`."""
         return pages_by_name(document).get(self.names[article.slug], [])
+
+
+def install_extensions() -> None:
+    """Every extension of WeasyPrint typeset makes (`typeset.install_weasyprint_extensions`)."""
+    justify.install()
+    _subset_fonts_in_parallel()
+    _report_pages()
 
 
 def pages_by_name(document) -> dict[str, list[int]]:

@@ -1,9 +1,12 @@
 """Inter-character justification for CJK text: a small extension of WeasyPrint 70.
 
 WeasyPrint justifies a line only by widening spaces, so a line of Chinese (which has none)
-stays ragged on the right. Here every gap between two characters of a justified line is an
-expansion opportunity, following clreq's order: gaps next to CJK characters and
-punctuation first; gaps inside Latin words and numbers only when a line has no others.
+stays ragged on the right. Here every gap between two characters of a justified line that
+holds Chinese is an expansion opportunity, following clreq's order: gaps next to CJK
+characters and punctuation first; gaps inside Latin words and numbers only when a line has
+no others. A line without Chinese (an English abstract or quotation), a right-to-left line
+and one that holds boxes we do not widen (inline blocks, images) are left to WeasyPrint's
+own justification, which widens the word spaces.
 
 The text is never changed: the extra space is added to the advance width of the glyph
 before each gap when the line is drawn, and the boxes after it are moved along, so text
@@ -79,11 +82,15 @@ def _compressed_pair(left: str, right: str) -> bool:
 
 
 def justify_line(context, line, extra_width):
-    """Spread `extra_width` over the inter-character gaps of `line` (replaces WeasyPrint's)."""
+    """Spread `extra_width` over the inter-character gaps of `line` (replaces WeasyPrint's for
+    lines that hold Chinese)."""
     if extra_width <= 0:
         return
     parts: list = []
     _text_boxes(line, parts)
+    if not _ours(line, parts):
+        _weasyprint_justify_line(context, line, extra_width)
+        return
     chars, owners = [], []  # every character of the line, and (box, index in box.text)
     for part in parts:
         if isinstance(part, boxes.TextBox):
@@ -110,6 +117,20 @@ def justify_line(context, line, extra_width):
     for child in line.children:
         if child.is_in_normal_flow():
             x_advance = _apply(child, extra_after, spacing, x_advance)
+
+
+def _ours(line, parts: list) -> bool:
+    """A left-to-right line of text boxes only, with at least one wide (CJK) character."""
+    if line.style["direction"] != "ltr":
+        return False
+    if not all(isinstance(part, boxes.TextBox) and part.style["direction"] == "ltr" for part in parts):
+        return False
+    return any(_is_wide(char) for part in parts for char in part.text)
+
+
+@lru_cache(maxsize=4096)
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _drop_edge_margins(line, side: str) -> float:
@@ -158,6 +179,7 @@ def _apply(box, extra_after: dict, spacing: float, x_advance: float) -> float:
     return x_advance
 
 
+_weasyprint_justify_line = inline.justify_line
 _original_get_first_line = Layout.get_first_line
 
 

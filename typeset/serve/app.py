@@ -15,6 +15,7 @@ from pathlib import Path
 
 import watchfiles
 
+from .. import install_weasyprint_extensions
 from ..body.engine import reuse_font_subsets
 from ..i18n import N_, _
 from .board import Board, Message
@@ -79,6 +80,7 @@ def _shown(issue_dir: Path, path: Path) -> str:
 def serve(issue_dir: Path, out_dir: Path, port: int, announce, log=lambda line: None) -> None:
     """Serve the board on 127.0.0.1:`port` until interrupted; `announce(url)` once listening,
     `log(line)` once for each rebuild."""
+    install_weasyprint_extensions()
     reuse_font_subsets()  # this process draws only previews
     server = Server(issue_dir, out_dir, log)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(server.board, server.stop))

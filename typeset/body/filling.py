@@ -143,7 +143,7 @@ class Filling:
         return None
 
     def _at_foot(self, article: Article) -> Article:
-        """Fillers moved down to the foot of the page: the space left goes above them."""
+        """Fillers moved down to the foot of the page: the space left is shared out above each."""
         if not article.fillers:
             return article
         space = self.laid_out_alone(article).space_under

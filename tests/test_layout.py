@@ -15,14 +15,14 @@ from typeset.inputs.house import find_house
 from typeset.inputs.manifest import load_manifest
 
 
-def layout_of(root):
+def layout_of(root, jobs=None):
     diagnostics = Diagnostics()
     manifest = load_manifest(root, diagnostics, display_root="issue")
     articles = read_articles(manifest, diagnostics)
     house = find_house(root, "issue")
     fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
     diagnostics.raise_if_errors()
-    return lay_out(manifest, articles, house, fonts, diagnostics), diagnostics
+    return lay_out(manifest, articles, house, fonts, diagnostics, jobs=jobs), diagnostics
 
 
 def page_text(page) -> str:
@@ -89,13 +89,14 @@ def test_pages_keep_their_side_after_dropped_overset_pages(planned):
 def test_columns_option_sets_the_number_of_columns(tmp_path):
     text = "\n\n".join([PARAGRAPH] * 12)
     root = write_issue(tmp_path / "issue", plan('file: articles/a.md, pages: "1"', 'file: articles/b.md, pages: "3"'), {
-        # the house style as it is: nothing loosened, so one layout pass sets both
+        # the house style as it is: nothing loosened, so one layout pass on one process sets both
+        # (worker processes lay the articles out apart, and the pages kept then take a pass of their own)
         "articles/a.md": article("三栏", extra_front="columns: 3\nfit: {leading: false, tracking: false, size: false}\n",
                                  body=text),
         "articles/b.md": article("通栏", extra_front="columns: 1\nfit: {leading: false, tracking: false, size: false}\n",
                                  body=text),
     })
-    body, _ = layout_of(root)
+    body, _ = layout_of(root, jobs=1)
 
     def column_count(page):
         xs = Counter(round(line.position_x) for line in _content_lines(page._page_box) if _line_text(line).strip())

@@ -98,7 +98,9 @@ class Filling:
         return article, self.laid_out_alone(article)
 
     def _set_fillers(self, needs: list[_Need], by_slug: dict[str, Article], run) -> None:
-        """Fillers for the articles loosening leaves short, those left shortest first; each filler once.
+        """Fillers for the articles loosening leaves short, the longest first (they leave the largest
+        spaces), else in reading order: an order no edit of the text changes, so an edit changes the
+        choice of the articles after it only when its own choice changes. Each filler once.
         An article no filler helps is loosened as near the foot as it goes.
 
         The choices are made in order, each from what the ones before left; their layouts run
@@ -106,7 +108,7 @@ class Filling:
         articles after it choose again: the outcome is the one-after-another outcome."""
         heights = self.measure_fillers(self.pool.free)
         pool = [f for f in self.pool.free if heights.get(f.slug)]
-        pending = sorted(needs, key=lambda need: -need.loosest[1].space_under)
+        pending = sorted(needs, key=lambda need: -self.available[need.base.slug])  # longest first, else in order
         while pending:
             planned, left = [], list(pool)
             for need in pending:

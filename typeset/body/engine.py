@@ -21,7 +21,6 @@ from urllib.parse import unquote
 import weasyprint
 import weasyprint.layout
 import weasyprint.pdf
-from weasyprint.formatting_structure import boxes
 from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
@@ -38,6 +37,7 @@ from ..store import Inputs, digest, ensure, user_cache
 from . import justify
 from .html import ArticleBlock, render_html
 from .layoutcache import font_files
+from .measure import block_heights
 
 
 class Engine:
@@ -63,36 +63,23 @@ class Engine:
         shown = _article_of_page.set({self.names[a.slug]: (f"{a.slug} {a.title}", i) for i, a in
                                       enumerate(articles, start=1)})
         try:
-            with _weasyprint_messages(self.diagnostics):
-                document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/",
-                                           url_fetcher=self.fetcher).render(font_config=self.font_config)
+            return self._lay_out(html)
         finally:
             _article_of_page.reset(shown)
-        self.diagnostics.raise_if_errors()
-        return document
 
     def filler_heights(self, fillers: list) -> dict[str, float]:
         """The height (CSS px) each filler takes under an article, the rule above it included."""
         if not fillers:
             return {}
         html = render_html(self.manifest, [], self.house, self.fonts, self.diagnostics, filler_samples=tuple(fillers))
+        return block_heights([page._page_box for page in self._lay_out(html).pages], "data-sample")
+
+    def _lay_out(self, html: str) -> weasyprint.Document:
         with _weasyprint_messages(self.diagnostics):
             document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/",
                                        url_fetcher=self.fetcher).render(font_config=self.font_config)
         self.diagnostics.raise_if_errors()
-        heights: dict[str, float] = {}
-
-        def walk(box):
-            element = getattr(box, "element", None)
-            if element is not None and element.get("data-sample") and isinstance(box, boxes.BlockBox):
-                heights[element.get("data-sample")] = heights.get(element.get("data-sample"), 0.0) + box.margin_height()
-                return
-            for child in getattr(box, "children", ()):
-                walk(child)
-
-        for page in document.pages:
-            walk(page._page_box)
-        return heights
+        return document
 
     def pages_of(self, document, article: Article) -> list[int]:
         """The indexes of the article's pages in `document`."""

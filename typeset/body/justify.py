@@ -28,6 +28,7 @@ from weasyprint.text.ffi import TO_UNITS, ffi
 from weasyprint.text.line_break import Layout
 
 from ..inputs.cjk import CLOSING, OPENING
+from ..inputs.markdown import is_cjk
 
 SUPPORTED_MAJOR = "70"
 _installed = False
@@ -125,12 +126,7 @@ def _ours(line, parts: list) -> bool:
         return False
     if not all(isinstance(part, boxes.TextBox) and part.style["direction"] == "ltr" for part in parts):
         return False
-    return any(_is_wide(char) for part in parts for char in part.text)
-
-
-@lru_cache(maxsize=4096)
-def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
+    return any(is_cjk(char) for part in parts for char in part.text)
 
 
 def _drop_edge_margins(line, side: str) -> float:

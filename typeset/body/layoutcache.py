@@ -4,7 +4,8 @@ Every article starts on a page of its own, so the pages it takes depend only on 
 HTML (text, fit settings, continuations set after it, start folio), the house style inlined
 in that HTML, the fonts and photos it names, and typeset's code. The cache key is a digest of
 exactly that; the value is what planning needs: the number of pages, the lines placed on
-each, and how far each column of the last page ends short of the foot. The final PDF is still laid out as one document, so every font is embedded once.
+each, and how far each column of the last page ends short of the foot. The final PDF is
+still laid out as one document, so every font is embedded once.
 
 Entries live under OUT_DIR/.cache/layout/ as small JSON files, written with the build's
 outputs (never on an input error) by atomic rename, so two builds at once only ever see
@@ -26,6 +27,11 @@ from ..store import LAYOUT_CACHE, Inputs, code_digest, digest, note_damaged
 FOLDER = LAYOUT_CACHE
 
 
+def whole_lines(height: float, pitch: float) -> int:
+    """Body lines of `pitch` that fit in `height` (a hair of rounding allowed)."""
+    return math.floor(height / pitch + 0.01)
+
+
 @dataclass
 class Trial:
     """An article laid out alone: its pages, (block data-line, characters) of the lines on each,
@@ -40,7 +46,7 @@ class Trial:
     @property
     def page_lines(self) -> int:
         """Body lines a column of a full page holds."""
-        return math.floor(self.height / self.pitch + 0.01)
+        return whole_lines(self.height, self.pitch)
 
     def lines_beyond(self, pages: int) -> float:
         """Lines per column set after the first `pages` pages."""
@@ -52,7 +58,7 @@ class Trial:
     @property
     def short(self) -> int:
         """Body lines the shortest column of the last page leaves empty above the foot."""
-        return math.floor(max(self.gaps, default=0.0) / self.pitch + 0.01)
+        return whole_lines(max(self.gaps, default=0.0), self.pitch)
 
     @property
     def space_under(self) -> float:

@@ -7,7 +7,6 @@ Works on WeasyPrint's boxes: line boxes for lines, the article body's box for th
 from __future__ import annotations
 
 import hashlib
-import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ from weasyprint.formatting_structure import boxes
 from ..inputs.articles import Article
 from ..inputs.manifest import PageRange
 from .html import columns_of
-from .layoutcache import Trial
+from .layoutcache import Trial, whole_lines
 
 PX_PER_MM = 96 / 25.4  # WeasyPrint lays out in CSS px
 
@@ -46,7 +45,7 @@ class ArticleFit:
     @property
     def short_lines(self) -> int:
         """Body lines the shortest column of the last page leaves empty above the foot."""
-        return math.floor(max(self.column_gaps, default=0.0) / self.pitch + 0.01) if self.pitch else 0
+        return whole_lines(max(self.column_gaps, default=0.0), self.pitch) if self.pitch else 0
 
     @property
     def overset(self) -> bool:
@@ -139,7 +138,7 @@ def measure(article: Article, document, indexes: list[int], needed: int, start: 
     fit = ArticleFit(article, planned, start, needed, kept)
     fit.pitch = _body_pitch(document, indexes)
     page_height = document.pages[indexes[0]]._page_box.height if indexes else 0
-    fit.lines_per_page = math.floor(page_height / fit.pitch + 0.01) * columns
+    fit.lines_per_page = whole_lines(page_height, fit.pitch) * columns
     if len(indexes) > kept:
         dropped = indexes[kept:]
         fit.overset_lines = _overset_lines(document, dropped)
@@ -148,10 +147,10 @@ def measure(article: Article, document, indexes: list[int], needed: int, start: 
     elif kept:
         gaps = column_gaps(document.pages[indexes[kept - 1]]._page_box, columns)
         fit.column_gaps = gaps
-        fit.underfill_lines = sum(math.floor(gap / fit.pitch + 0.01) for gap in gaps)
+        fit.underfill_lines = sum(whole_lines(gap, fit.pitch) for gap in gaps)
         fit.underfill_mm = round(min(gaps) / PX_PER_MM, 1)
         if article.fillers:
-            heights = fillers_on(document.pages[indexes[kept - 1]]._page_box)
+            heights = block_heights([document.pages[indexes[kept - 1]]._page_box], "data-filler")
             fit.fillers = [{"file": f.rel, "page": start + kept - 1, "lines": round(heights.get(f.slug, 0.0) / fit.pitch)}
                            for f in article.fillers]
     return fit
@@ -187,20 +186,22 @@ def column_gaps(page_box, columns: int) -> list[float]:
     return [round(max(0.0, bottom - y), 2) for y in lowest]
 
 
-def fillers_on(page_box) -> dict[str, float]:
-    """The height (CSS px) of each filler set on a page, by file stem."""
+def block_heights(page_boxes, attribute: str) -> dict[str, float]:
+    """The height (CSS px, margins included) of the blocks marked with `attribute`, by its value,
+    summed over the pages: a filler's `data-filler`, a measured sample's `data-sample`."""
     found: dict[str, float] = {}
 
     def walk(box):
         element = getattr(box, "element", None)
-        if element is not None and element.get("data-filler") and isinstance(box, boxes.BlockBox):
-            found[element.get("data-filler")] = found.get(element.get("data-filler"), 0.0) + box.margin_height()
+        if element is not None and element.get(attribute) and isinstance(box, boxes.BlockBox):
+            found[element.get(attribute)] = found.get(element.get(attribute), 0.0) + box.margin_height()
             return
         for child in getattr(box, "children", ()):
             if not isinstance(child, boxes.MarginBox):
                 walk(child)
 
-    walk(page_box)
+    for page_box in page_boxes:
+        walk(page_box)
     return found
 
 

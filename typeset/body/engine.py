@@ -8,9 +8,12 @@ font subsetting is made to run on all cores.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import hashlib
 import logging
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,8 +22,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import weasyprint
+import weasyprint.document
 import weasyprint.layout
 import weasyprint.pdf
+from weasyprint.images import RasterImage
 from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
@@ -91,6 +96,7 @@ def install_extensions() -> None:
     justify.install()
     _subset_fonts_in_parallel()
     _report_pages()
+    _photos_named_by_content()
 
 
 def pages_by_name(document) -> dict[str, list[int]]:
@@ -102,6 +108,26 @@ def pages_by_name(document) -> dict[str, list[int]]:
             by_name.setdefault(page_type.name, []).append(index)
     return by_name
 
+
+@lru_cache(maxsize=1)
+def _photos_named_by_content() -> None:
+    """WeasyPrint names a photo in the PDF after its URL, which holds where the issue folder and
+    the photo cache are: the same build elsewhere would differ in those bytes. Named after the
+    photo's content instead."""
+    original = weasyprint.document.original_get_image_from_uri
+
+    def get_image_from_uri(cache, url_fetcher, options, url, *args, **kwargs):
+        fresh = url not in cache
+        image = original(cache, url_fetcher, options, url, *args, **kwargs)
+        if fresh and isinstance(image, RasterImage) and url.startswith("file://"):
+            image.id = hashlib.md5(_path_of(url).read_bytes(), usedforsecurity=False).hexdigest()
+        return image
+
+    weasyprint.document.original_get_image_from_uri = get_image_from_uri
+
+
+def _path_of(file_url: str) -> Path:
+    return Path(unquote(file_url[len("file://"):].split("?")[0].split("#")[0])).resolve()
 
 
 # page name -> (the article as shown, its number) while an Engine renders
@@ -155,7 +181,7 @@ class _SandboxedFetcher(URLFetcher):
 
     def fetch(self, url, headers=None):
         if url.startswith("file://"):
-            path = Path(unquote(url[len("file://"):].split("?")[0].split("#")[0])).resolve()
+            path = _path_of(url)
             if any(path == r or r in path.parents for r in self.roots):
                 ensure(path)  # a cached font face or photo may have been removed since it was checked
                 return super().fetch(url, headers)
@@ -231,8 +257,34 @@ def _subset_fonts_in_parallel() -> None:
     weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
 
 
-@lru_cache(maxsize=4)
+_font_configurations: dict[str, FontConfiguration] = {}
+
+
 def _font_configuration(fonts_key: str) -> FontConfiguration:
     """One per set of font files in a process: WeasyPrint then reads each face once, not at every
     layout (`typeset serve` lays out an article on every save)."""
-    return FontConfiguration()
+    config = _font_configurations.get(fonts_key)
+    if config is None:
+        if len(_font_configurations) >= 4:  # WeasyPrint removes its folder once no engine holds it
+            del _font_configurations[next(iter(_font_configurations))]
+        config = _font_configurations[fonts_key] = FontConfiguration()
+    return config
+
+
+def font_folders() -> frozenset[str]:
+    """Where this process's font configurations copied their fonts (what a forked worker inherits)."""
+    return frozenset(str(c._folder) for c in _font_configurations.values() if c._folder is not None)
+
+
+def remove_font_folders(inherited: frozenset[str] = frozenset()) -> None:
+    """Remove the folders the font configurations copied their fonts to (about 150 MB with the CJK
+    faces). The configurations live as long as the process, so WeasyPrint's clean-up when one is
+    collected would never run and the folders would outlive every build. A forked worker passes
+    the folders it `inherited`: the process that forked it removes those."""
+    for config in _font_configurations.values():
+        if config._folder is not None and str(config._folder) not in inherited:
+            shutil.rmtree(config._folder, ignore_errors=True)
+            config._folder = None
+
+
+atexit.register(remove_font_folders)

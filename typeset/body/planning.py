@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import multiprocessing
+import multiprocessing.util
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from ..inputs.house import House
 from ..inputs.manifest import Manifest
 from ..progress import current, silence
 from .continuation import split_article
-from .engine import Engine
+from .engine import Engine, font_folders, remove_font_folders
 from .filling import Filling
 from .html import columns_of
 from .layoutcache import LayoutCache, Trial
@@ -168,11 +169,19 @@ class _Planner:
             return [work(item) for item in items]
         global _forked_work
         _forked_work = (self, work, items)
+        count = min(self.jobs, len(items))
         try:
-            with current().step(stage, total=len(items)), \
-                    multiprocessing.get_context("fork").Pool(min(self.jobs, len(items)), initializer=silence) as pool:
-                current().doing(_("{count} processes", count=min(self.jobs, len(items))))
-                done = pool.map(_work_in_worker, range(len(items)), chunksize=1)
+            with current().step(stage, total=len(items)):
+                current().doing(_("{count} processes", count=count))
+                pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
+                                                                initargs=(font_folders(),))
+                try:
+                    done = pool.map(_work_in_worker, range(len(items)), chunksize=1)
+                except BaseException:
+                    pool.terminate()
+                    raise
+                pool.close()  # not terminate: the workers' finalizers remove their font folders
+                pool.join()
         finally:
             _forked_work = None
         results = []
@@ -243,6 +252,11 @@ def _balanced(articles: list[Article], groups: int) -> list[list[Article]]:
 
 # (planner, work, items) while worker processes are forked: they inherit it, so nothing is pickled on the way in
 _forked_work: tuple | None = None
+
+
+def _start_worker(inherited_font_folders: frozenset[str]) -> None:
+    silence()
+    multiprocessing.util.Finalize(None, remove_font_folders, args=(inherited_font_folders,), exitpriority=0)
 
 
 def _work_in_worker(index: int):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,17 @@ def _full_bleed_image(canvas, geometry: PageGeometry, path) -> Placed:
     w, h = width * scale, height * scale
     b = geometry.bleed
     box = (-b - (w - media_w) / 2, -b - (h - media_h) / 2, w, h)
-    canvas.drawImage(str(path), *box)
+    canvas.drawImage(_NamedByFile(path), *box)
     return Placed(path, box, (width, height))
+
+
+class _NamedByFile(str):
+    """A photo's path whose text is its file name. ReportLab names a photo in the PDF after the
+    text of its path; the file name in the photo cache is a digest of the photo, the rest of the
+    path is where this user's cache is, which must not change the bytes of a build."""
+
+    def __str__(self) -> str:
+        return os.path.basename(str.__str__(self))  # ReportLab opens the file by the string itself
 
 
 def _fit_size(text: str, font: str, size: float, width: float, minimum: float) -> float:
@@ -231,7 +241,7 @@ def _inside_front_cover(canvas, geometry: PageGeometry, manifest: Manifest, styl
             iw, ih = image.size
         photo_h = min(width * ih / iw, points(sizes.photo_height))
         photo_w = photo_h * iw / ih
-        canvas.drawImage(str(item.image), (w - photo_w) / 2, y - photo_h, photo_w, photo_h)
+        canvas.drawImage(_NamedByFile(ensure(item.image)), (w - photo_w) / 2, y - photo_h, photo_w, photo_h)
         y -= photo_h + 2.5 * mm
     if item.caption:
         canvas.setFont(fonts.kai, sizes.caption_size)

@@ -71,12 +71,12 @@ def _to_truetype(font: TTFont) -> None:
 def truetype_subset(source: Path, text: str) -> Path:
     """A cached TrueType file holding the glyphs of `text` from the font `source`."""
     chars = "".join(sorted(set(text) | _ALWAYS))
-    key = digest(Inputs(values=(chars,), stamped=(source,)))[:24]
+    key = digest(Inputs(values=(chars, "source-date"), stamped=(source,)))[:24]
     return cached_file(user_cache("reportlab"), f"{source.stem}-{key}.ttf", lambda temp: _subset(source, chars, temp))
 
 
 def _subset(source: Path, chars: str, target: str) -> None:
-    font = TTFont(source)
+    font = TTFont(source, recalcTimestamp=False)  # the subset must not depend on when it was made
     options = subset.Options()
     options.layout_features = []
     options.name_IDs = ["*"]

@@ -239,5 +239,6 @@ def _single_face(path: Path, family: str) -> Path:
         available = sorted({n for f in collection.fonts for n in _family_names(f)})
         raise ValueError(_("collection has no face of {family} (it has {names})", family=family,
                            names=", ".join(available)))
-    key = digest(Inputs(values=(str(number),), stamped=(path,)))[:20]
+    font.recalcTimestamp = False  # the face's own date: the extract must not depend on when it was made
+    key = digest(Inputs(values=(str(number), "source-date"), stamped=(path,)))[:20]
     return cached_file(user_cache("fonts"), f"{path.stem}-{number}-{key}.otf", font.save)

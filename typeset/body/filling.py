@@ -133,14 +133,16 @@ class Filling:
 
     def _fill_with(self, planned: tuple[_Need, list[Filler]]) -> Article | None:
         """The article with the fillers chosen (one fewer while they do not fit), loosened to close the
-        rest; None when they bring it no nearer the foot than loosening alone."""
+        rest; None when they leave it further from the foot than loosening alone."""
         need, chosen = planned
         while chosen:
             with_fillers = replace(need.base, fillers=chosen)
             trial = self.laid_out_alone(with_fillers)
             if self.fits(with_fillers, trial):
                 filled = _Search(self, with_fillers, trial).nearest_foot()
-                return filled[0] if self.deficit(*filled) < self.deficit(*need.loosest) else None
+                # as near as loosening alone is better: the space left is shared out above the
+                # fillers (_at_foot), where loosening alone leaves it as a hole under the text
+                return filled[0] if self.deficit(*filled) <= self.deficit(*need.loosest) else None
             chosen = chosen[:-1]  # the measure was off by a line: one filler fewer
         return None
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from weasyprint.formatting_structure import boxes
 
 from ..inputs.articles import Article
+from ..inputs.cjk import BREAK
 from ..inputs.manifest import PageRange
 from .html import columns_of
 from .layoutcache import Trial, whole_lines
@@ -108,6 +109,7 @@ def content_lines(box):
 
 
 def line_text(line) -> str:
+    """The text of a laid-out line as a reader sees it (without cjk.py's invisible breaks)."""
     parts = []
 
     def walk(box):
@@ -117,7 +119,7 @@ def line_text(line) -> str:
             walk(child)
 
     walk(line)
-    return "".join(parts)
+    return "".join(parts).replace(BREAK, "")
 
 
 def _overset_lines(document, indexes: list[int]) -> int:

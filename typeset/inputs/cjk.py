@@ -1,4 +1,4 @@
-"""Chinese typesetting refinements expressed as spans around the text, never as new characters.
+"""Chinese typesetting refinements expressed as spans around the text, and one invisible character.
 
 Applied to the body HTML of each article (clreq, GB/T 15834):
 - punctuation compression: of two adjacent full-width punctuation marks, the one whose blank
@@ -9,8 +9,14 @@ Applied to the body HTML of each article (clreq, GB/T 15834):
 - no 孤字: the last two characters of a paragraph (with any closing punctuation and the end
   mark) stay together, so a last line never holds a single character.
 
+- breaks at quotation marks: Pango follows UAX #14 as it was before Unicode 15.1, which allows
+  no break on either side of “ ” ‘ ’ (it cannot tell opening from closing), so a quotation
+  glued a whole phrase together and pushed it to the next line. A zero-width space (`BREAK`)
+  stands where clreq allows the break: before an opening mark and after a closing one, next
+  to a Chinese character. It has no width, no glyph drawn and is not in the text copied out.
+
 The classes (`halt`, `latin-l`, `latin-r`, `nobr`) are styled by the house CSS. The text is
-unchanged, so text copied out of the PDF equals the source.
+otherwise unchanged, so text copied out of the PDF equals the source.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ _INLINE_CLOSE = re.compile(r"^</(strong|em|b|i)>$", re.I)
 _INLINE_OPEN = re.compile(r"^<(strong|em|b|i)\b[^>]*>$", re.I)
 _BLOCK_TAGS = re.compile(r"^</?(p|h[1-6]|figure|figcaption|div|li|ul|ol|blockquote|pre)\b", re.I)
 _PARAGRAPH_END = re.compile(r"^</p\s*>$", re.I)
+BREAK = "\u200b"  # a break opportunity, nothing else
+OPENING_QUOTES = set("“‘")
+CLOSING_QUOTES = set("”’")
+_HEAD_END = re.compile(r"^</h[23]\s*>$", re.I)
+QUOTED_WORD = re.compile(r"“[^“”]{1,12}”|‘[^‘’]{1,12}’|「[^「」]{1,12}」|《[^《》]{1,16}》")  # kept whole in heads
 
 
 def display_width(text: str) -> int:
@@ -64,7 +75,8 @@ def refine(fragment: str, end_mark: str = "") -> str:
     for index, token in enumerate(tokens):
         if token.startswith("<") and _BLOCK_TAGS.match(token):
             suffix = end_mark if index == last_paragraph_end else ""
-            out.append(_refine_block(block, paragraph_end=bool(_PARAGRAPH_END.match(token)), suffix=suffix))
+            out.append(_refine_block(block, paragraph_end=bool(_PARAGRAPH_END.match(token)), suffix=suffix,
+                                     head=bool(_HEAD_END.match(token))))
             block = []
             out.append(token)
         else:
@@ -94,7 +106,7 @@ def _glue_punctuation(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "") -> str:
+def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "", head: bool = False) -> str:
     texts = [(i, html.unescape(t)) for i, t in enumerate(tokens) if t and not t.startswith("<")]
     if not texts:
         return "".join(tokens) + suffix
@@ -117,6 +129,8 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "") -> s
             intervals.append((start, end, " ".join(classes)))
     for match in UNBREAKABLE.finditer(full):
         intervals.append((*match.span(), "nobr"))
+    if head:  # a head breaks between words, never inside a quoted one or a book title (body/heads.py)
+        intervals.extend((*match.span(), "nobr") for match in QUOTED_WORD.finditer(full))
     if paragraph_end:
         countable_at = [k for k, c in enumerate(full) if countable(c)]
         if len(countable_at) >= 3:
@@ -127,14 +141,33 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "") -> s
                 start -= 1
             intervals.append((start, len(full), "nobr"))
 
-    if not intervals:
+    breaks = _quote_breaks(full)
+    if not intervals and not breaks:
         return "".join(tokens) + suffix
-    return "".join(_emit(tokens, texts, intervals, suffix))
+    return "".join(_emit(tokens, texts, intervals, suffix, breaks))
 
 
-def _emit(tokens: list[str], texts: list[tuple[int, str]], intervals: list[tuple[int, int, str]], suffix: str):
-    """The tokens with each text token cut into spans where intervals cover it; `suffix` goes
-    inside the last span when the block ends in one (so it keeps to that span's line)."""
+def _quote_breaks(full: str) -> set[int]:
+    """Where a break may come next to a quotation mark (before full[k]) that Pango refuses."""
+    breaks = set()
+    for k in range(1, len(full)):
+        left, right = full[k - 1], full[k]
+        if right in OPENING_QUOTES and _is_wide(left) and left not in NO_LINE_END and left not in OPENING_QUOTES \
+                or left in CLOSING_QUOTES and _is_wide(right) and right not in NO_LINE_START and right not in CLOSING_QUOTES:
+            breaks.add(k)
+    return breaks
+
+
+def _is_wide(char: str) -> bool:
+    """A full-width character; the curly quotation marks count as such in Chinese text."""
+    return unicodedata.east_asian_width(char) in ("W", "F") or char in OPENING_QUOTES or char in CLOSING_QUOTES
+
+
+def _emit(tokens: list[str], texts: list[tuple[int, str]], intervals: list[tuple[int, int, str]], suffix: str,
+          breaks: set[int]):
+    """The tokens with each text token cut into spans where intervals cover it and a `BREAK`
+    before each character of `breaks` (outside the spans where it falls between two); `suffix`
+    goes inside the last span when the block ends in one (so it keeps to that span's line)."""
     text_at = dict(texts)
     last_text = texts[-1][0]
     trailing_tags = any(t for t in tokens[last_text + 1:])
@@ -147,13 +180,15 @@ def _emit(tokens: list[str], texts: list[tuple[int, str]], intervals: list[tuple
         start, end = offset, offset + len(text)
         offset = end
         # boundaries inside this text where a span opens or closes
-        cuts = {0, len(text)}
+        cuts = {0, len(text)} | {k - start for k in breaks if start < k < end}
         for a, b, _ in intervals:
             if a < end and b > start:
                 cuts.add(max(a, start) - start)
                 cuts.add(min(b, end) - start)
         points = sorted(cuts)
         for a, b in zip(points, points[1:]):
+            if start + a in breaks:
+                yield BREAK
             piece = html.escape(text[a:b], quote=False)
             classes = []
             for ia, ib, cls in intervals:

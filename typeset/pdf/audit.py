@@ -13,6 +13,10 @@ Counted per article:
 - han_latin_gaps: gaps between a Han character and a Latin letter or digit outside ¼ em ± tolerance;
 - split_dashes: `——` or `……` broken across lines;
 - missing_paragraphs: source paragraphs whose text is not found in the text read back.
+
+Measured, not counted as faults (a typesetter keeps them few, clreq forbids none):
+- loose_lines: lines of at least 8 Han-to-Han advances whose median advance exceeds the em
+  (plus the article's tracking) by more than a tenth of an em: justification opened them up.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from ..inputs.cjk import CLOSING, NO_LINE_END, NO_LINE_START, OPENING, countable
 
 FAULTS = ("short_lines", "bad_line_starts", "bad_line_ends", "single_char_last_lines", "uncompressed_pairs",
           "han_latin_gaps", "split_dashes", "missing_paragraphs")
+MEASURES = ("loose_lines",)
 QUARTER_EM_TOLERANCE = 0.08  # em
+LOOSE_LINE = 0.1  # em beyond a full em (and the tracking) that a line's median Han advance may take
 
 
 @dataclass
@@ -64,7 +70,7 @@ class AuditResult:
         return sum(self.counts[f] for f in FAULTS)
 
     def summary(self) -> str:
-        return ", ".join(f"{f} {self.counts[f]}" for f in FAULTS) + f" (over {self.lines} lines)"
+        return ", ".join(f"{f} {self.counts[f]}" for f in FAULTS + MEASURES) + f" (over {self.lines} lines)"
 
 
 def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
@@ -97,10 +103,18 @@ def page_lines(pdf, page_indexes: list[int]) -> list[Line]:
                 column_segments = by_column[column]
                 column_body = [s for s in column_segments if abs(s[0]["size"] - size) < 0.15] or column_segments
                 left = min(s[0]["x0"] for s in column_body)
-                right = max(s[-1]["x1"] for s in column_body)
+                right = _right_edge(column_body)
                 for s in sorted(column_segments, key=lambda s: s[0]["bottom"]):
                     lines.append(Line(index, s, left, right, size, body=abs(s[0]["size"] - size) < 0.15))
     return lines
+
+
+def _right_edge(column_lines: list[list[dict]]) -> float:
+    """The column's right edge: where its longest line ends, among the lines that end in a letter.
+    A line that was pushed in ends in a mark set narrower than the em its font width in the PDF
+    still gives it, so it reads as standing out past the edge."""
+    ends = [s[-1]["x1"] for s in column_lines if s[-1]["text"] not in CLOSING]
+    return max(ends or [s[-1]["x1"] for s in column_lines])
 
 
 def _segments(chars: list[dict], size: float) -> list[list[dict]]:
@@ -145,8 +159,8 @@ def _is_latin(char: str) -> bool:
 
 
 def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: AuditResult, label: str,
-                  continuation_pages: list[int] = ()) -> str:
-    """Audit one article's pages; returns the text read back (body lines joined).
+                  continuation_pages: list[int] = (), tracking: float = 0.0) -> str:
+    """Audit one article's pages, set with `tracking` (em); returns the text read back (body lines joined).
 
     A paragraph may also stand on the page its continuation (转页) was set on, or be cut in two
     there: its head ending the article's own pages, its tail on the continuation page.
@@ -181,6 +195,8 @@ def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: A
                 if b["x0"] - a["x0"] > 0.8 * line.size + _expansion(line):
                     result.add("uncompressed_pairs", f"{where} [{ta}{tb}]")
         _check_han_latin(line, result, where)
+        if _is_loose(line, tracking):
+            result.add("loose_lines", where)
     text = "".join(line.text for line in lines)
     flat = re.sub(r"\s+", "", text)
     elsewhere = re.sub(r"\s+", "", "".join(line.text for line in page_lines(pdf, list(continuation_pages))
@@ -201,6 +217,12 @@ def _expansion(line: Line) -> float:
     steps = [b["x0"] - a["x0"] - line.size for a, b in zip(han, han[1:])
              if b["x0"] - a["x0"] < 1.5 * line.size]
     return max(0.0, statistics.median(steps)) if steps else 0.0
+
+
+def _is_loose(line: Line, tracking: float) -> bool:
+    han = [c for c in line.chars if is_han(c["text"])]
+    advances = [b["x0"] - a["x0"] for a, b in zip(han, han[1:]) if b["x0"] - a["x0"] < 1.6 * line.size]
+    return len(advances) >= 8 and statistics.median(advances) / line.size - 1 - tracking > LOOSE_LINE
 
 
 def _check_han_latin(line: Line, result: AuditResult, where: str) -> None:
@@ -249,5 +271,6 @@ def audit_issue(pdf_path: Path, report: dict, issue_dir: Path) -> AuditResult:
             paragraphs = source_paragraphs(body) if not entry["overset_lines"] else []
             continuation = entry.get("continuation")
             elsewhere = [page_of[str(continuation["page"])]] if continuation else []
-            audit_article(pdf, indexes, paragraphs, result, Path(entry["file"]).stem, elsewhere)
+            tracking = (entry.get("fit_settings") or {}).get("tracking", 0.0)
+            audit_article(pdf, indexes, paragraphs, result, Path(entry["file"]).stem, elsewhere, tracking)
     return result

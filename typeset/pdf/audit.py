@@ -130,13 +130,19 @@ def _segments(chars: list[dict], size: float) -> list[list[dict]]:
         row = sorted(rows[key], key=lambda c: c["x0"])
         current = [row[0]]
         for c in row[1:]:
-            if c["x0"] - current[-1]["x1"] > 1.2 * size:  # a column gutter (3 columns: 1.5 em)
+            if c["x0"] - _ink_right(current[-1], size) > 1.2 * size:  # a column gutter (3 columns: 1.5 em)
                 segments.append(current)
                 current = [c]
             else:
                 current.append(c)
         segments.append(current)
     return [s for s in segments if "".join(c["text"] for c in s).strip()]
+
+
+def _ink_right(char: dict, size: float) -> float:
+    """Where a character's glyph ends: a closing mark's ink stands in its left half, and a line
+    that was pushed in set its blank half narrower than the full em the PDF's widths give it."""
+    return char["x0"] + size / 2 if char["text"] in CLOSING else char["x1"]
 
 
 def _bands(page, segments: list[list[dict]], block_width: float, pitch: float) -> list[list[list[dict]]]:

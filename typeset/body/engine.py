@@ -39,7 +39,7 @@ from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
 from ..progress import current
 from ..store import Inputs, digest, ensure, user_cache
-from . import heads, justify
+from . import heads, justify, pushin
 from .html import ArticleBlock, render_html
 from .layoutcache import font_files
 from .measure import block_heights
@@ -94,6 +94,7 @@ class Engine:
 def install_extensions() -> None:
     """Every extension of WeasyPrint typeset makes (`typeset.install_weasyprint_extensions`)."""
     justify.install()
+    pushin.install()
     heads.install()
     _subset_fonts_in_parallel()
     _report_pages()

@@ -84,11 +84,12 @@ def _line_text(box) -> str:
     return "\ufffc"
 
 
-_original_split_inline_box = inline.split_inline_box
+_original_split_inline_box = None  # the one installed before (justify.py's), at install()
 
 
 def install() -> None:
-    global _installed
+    global _installed, _original_split_inline_box
     if not _installed:
+        _original_split_inline_box = inline.split_inline_box
         inline.split_inline_box = _split_inline_box
         _installed = True

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -266,6 +267,8 @@ def _font_configuration(fonts_key: str) -> FontConfiguration:
     """One per set of font files in a process: WeasyPrint then reads each face once, not at every
     layout (`typeset serve` lays out an article on every save)."""
     config = _font_configurations.get(fonts_key)
+    if config is None and not _font_configurations:
+        _use_own_temporary_folder()
     if config is None:
         if len(_font_configurations) >= 4:  # WeasyPrint removes its folder once no engine holds it
             del _font_configurations[next(iter(_font_configurations))]
@@ -290,3 +293,32 @@ def remove_font_folders(inherited: frozenset[str] = frozenset()) -> None:
 
 
 atexit.register(remove_font_folders)
+
+
+def _use_own_temporary_folder() -> None:
+    """Temporary files of this process (WeasyPrint's font copies above all) go to a folder of its
+    own, `typeset-<pid>` in the system's. A process killed before its clean-up ran (SIGKILL,
+    SIGTERM, a power cut) leaves that folder behind, and the next process removes it: its
+    process is gone. Forked workers write into it too; it goes when its process ends."""
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob("typeset-*"):
+        pid = stale.name.split("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    own = base / f"typeset-{os.getpid()}"
+    try:
+        own.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return  # the system's folder as it is
+    tempfile.tempdir = str(own)
+    atexit.register(shutil.rmtree, own, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True

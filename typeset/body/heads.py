@@ -17,7 +17,7 @@ import math
 from weasyprint.formatting_structure import boxes
 from weasyprint.layout import inline
 
-from ..inputs.cjk import BREAK
+from .measure import line_text
 
 HEADS = ("h2", "h3")
 PHRASE_MARKS = set("、，：；？！。")
@@ -53,7 +53,7 @@ def _balanced_limit(trial, position_x: float, max_x: float, skip, em: float) -> 
     limit = position_x + max(em, share - (max_x - position_x) / 4)
     while limit <= max_x:
         line, resume_at = trial(limit, skip)
-        if resume_at is not None and _ends_phrase(_line_text(line)) \
+        if resume_at is not None and _ends_phrase(line_text(line)) \
                 and (best is None or abs(line.width - share) < abs(best[1] - share)) \
                 and 1 + _lines_left(trial, max_x, resume_at) <= lines:
             best = (limit, line.width)
@@ -72,16 +72,7 @@ def _lines_left(trial, max_x: float, skip) -> int:
 
 
 def _ends_phrase(text: str) -> bool:
-    text = text.replace(BREAK, "")
     return text[-1:].isspace() or text.rstrip()[-1:] in PHRASE_MARKS
-
-
-def _line_text(box) -> str:
-    if isinstance(box, boxes.TextBox):
-        return box.text
-    if isinstance(box, boxes.ParentBox):
-        return "".join(_line_text(child) for child in box.children)
-    return "\ufffc"
 
 
 _original_split_inline_box = None  # the one installed before (justify.py's), at install()

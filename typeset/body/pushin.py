@@ -125,20 +125,29 @@ def _compression(line, text: str, needed: float, font_size: float) -> dict[int, 
         if limit > 0 and (char in CLOSING or before >= 0):
             room.append((index if char in CLOSING else before, limit))
     ffi.release(ink)
-    shrink: dict[int, float] = {}
-    ending = [r for r in room if r[0] == last]
-    for index, limit in ending:
-        shrink[index] = -min(limit, needed)
-        needed += shrink[index]
-    others = sorted((r for r in room if r[0] != last), key=lambda r: r[1])
-    for position, (index, limit) in enumerate(others):  # the smallest rooms fill up first
+    shrink, unmet = _share_out(needed, room, ending=last)
+    return shrink if unmet <= 1e-6 else None
+
+
+def _share_out(needed: float, rooms: list[tuple], ending) -> tuple[dict, float]:
+    """What each mark gives to take `needed` out of a line: `rooms` are (key, most it can give);
+    the mark whose key is `ending` (the one ending the line) gives first, the others evenly, the
+    smallest rooms filling up first. ({key: negative amount}, what is left unmet); a key may come
+    twice (a closing mark and the opening one after it shrink the same glyph): its amounts add."""
+    shrink: dict = {}
+    for key, limit in rooms:
+        if key == ending:
+            shrink[key] = -min(limit, needed)
+            needed += shrink[key]
+    others = sorted((r for r in rooms if r[0] != ending), key=lambda r: r[1])
+    for position, (key, limit) in enumerate(others):
         share = min(limit, needed / (len(others) - position))
-        shrink[index] = shrink.get(index, 0.0) - share
+        shrink[key] = shrink.get(key, 0.0) - share
         needed -= share
-    return shrink if needed <= 1e-6 else None
+    return shrink, needed
 
 
-_SQUEEZABLE = set("、，。）］｝》」』】〕〉”’") | OPENING  # marks whose blank half is on the known side in any face
+_SQUEEZABLE = set("、，。）］｝》」』】〕〉”’")  # closing marks whose blank half is on the right in any face
 
 
 def _split_inline_box(context, box, position_x, max_x, bottom_space, skip_stack, containing_block,
@@ -153,25 +162,25 @@ def _split_inline_box(context, box, position_x, max_x, bottom_space, skip_stack,
     lists = (absolute_boxes, fixed_boxes, line_placeholders, waiting_floats, line_children)
     sizes = [len(each) for each in lists[:4]]
     result = split(max_x, *lists)
-    if not isinstance(box, boxes.LineBox) or box.style["text_align_all"] != "justify" or _in_wider_trial.get() \
+    if not isinstance(box, boxes.LineBox) or box.style["text_align_all"] != "justify" \
             or result[1] is None or [len(each) for each in lists[:4]] != sizes:
         return result  # not a justified line broken in two, or one holding more than text: as it is
-    line = result[0]
+    line, text = result[0], line_text(result[0])
     measure = max_x - box.position_x  # a line's width counts from the line box, before any indent
-    if measure - line.width < _advance(box.style) or not any(is_cjk(char) for char in line_text(line)):
+    if measure - line.width < _advance(box.style) or not any(is_cjk(char) for char in text):
         return result  # short of less than a character, or no Chinese (Latin text has no marks to give)
-    wider = _wider_line(split, line, measure, max_x, box.style["font_size"])
+    wider = _wider_line(split, line, text, measure, max_x, box.style["font_size"])
     if wider is None:
         return result
     wider[0].typeset_squeeze = True
     return wider  # laid out with lists of its own: the line holds text only, which adds to none of them
 
 
-def _wider_line(split, line, measure: float, max_x: float, em: float):
-    """The line laid out wider so that it takes more, when its punctuation can then make room for
-    what it took; None when it cannot. First as wide as the marks could ever make room for, then
-    halving towards a width that takes less (three layouts at most)."""
-    text = line_text(line)
+def _wider_line(split, line, text: str, measure: float, max_x: float, em: float):
+    """The line (whose text is `text`) laid out wider so that it takes more, when its punctuation
+    can then make room for what it took; None when it cannot. First as wide as the marks could
+    ever make room for, then halving towards a width that takes less (three layouts at most).
+    Its trial layouts call WeasyPrint's split directly, so they do not come back here."""
     low, high = 0.0, _squeeze_room(line) + em / 2  # the mark that will end the line gives its half too
     widen = high
     token = _in_wider_trial.set(True)
@@ -205,7 +214,7 @@ def _squeezable(line) -> list[tuple[object, int, float]]:
             continue
         half = part.style["font_size"] / 2
         for index, char in enumerate(part.text):
-            if char in CLOSING and char in _SQUEEZABLE:
+            if char in _SQUEEZABLE:
                 marks.append((part, index, half))
             elif char in OPENING and previous is not None:
                 marks.append((*previous, half))
@@ -228,22 +237,14 @@ def _text_align(context, line, available_width, last):
 
 def _squeeze(line, needed: float) -> None:
     marks = _squeezable(line)
-    shrink: dict[int, dict[int, float]] = {}
     parts: list = []
     text_boxes(line, parts)
     last = next((p for p in reversed(parts) if isinstance(p, boxes.TextBox) and p.text.strip(" " + BREAK)), None)
-    ending = marks[-1] if marks and marks[-1][0] is last and \
-        marks[-1][1] == len(last.text.rstrip(" " + BREAK)) - 1 else None
-    if ending is not None:
-        take = min(ending[2], needed)
-        shrink.setdefault(id(ending[0]), {})[ending[1]] = -take
-        needed -= take
-        marks = marks[:-1]
-    for position, (part, index, limit) in enumerate(sorted(marks, key=lambda m: m[2])):
-        share = min(limit, needed / (len(marks) - position))
-        entry = shrink.setdefault(id(part), {})
-        entry[index] = entry.get(index, 0.0) - share
-        needed -= share
+    ending = (id(last), len(last.text.rstrip(" " + BREAK)) - 1) if last is not None else None
+    shares, _unmet = _share_out(needed, [((id(part), index), limit) for part, index, limit in marks], ending)
+    shrink: dict[int, dict[int, float]] = {}
+    for (part, index), amount in shares.items():
+        shrink.setdefault(part, {})[index] = amount
     x_advance = 0.0
     for child in line.children:
         if child.is_in_normal_flow():

@@ -25,6 +25,8 @@ import html
 import re
 import unicodedata
 
+from .markdown import is_cjk
+
 # Full-width punctuation whose glyph stands in the left half (blank right half) in Simplified Chinese.
 CLOSING = set("，。、；：？！）］｝》」』】〕〉”’")
 # … whose glyph stands in the right half (blank left half).
@@ -160,7 +162,7 @@ def _quote_breaks(full: str) -> set[int]:
 
 def _is_wide(char: str) -> bool:
     """A full-width character; the curly quotation marks count as such in Chinese text."""
-    return unicodedata.east_asian_width(char) in ("W", "F") or char in OPENING_QUOTES or char in CLOSING_QUOTES
+    return is_cjk(char) or char in OPENING_QUOTES or char in CLOSING_QUOTES
 
 
 def _emit(tokens: list[str], texts: list[tuple[int, str]], intervals: list[tuple[int, int, str]], suffix: str,

@@ -219,16 +219,19 @@ def audit_article(pdf, page_indexes: list[int], paragraphs: list[str], result: A
 
 def _expansion(line: Line) -> float:
     """The justification space of a line: what its CJK gaps got beyond a full em."""
-    han = [c for c in line.chars if is_han(c["text"])]
-    steps = [b["x0"] - a["x0"] - line.size for a, b in zip(han, han[1:])
-             if b["x0"] - a["x0"] < 1.5 * line.size]
+    steps = [advance - line.size for advance in _han_advances(line, 1.5)]
     return max(0.0, statistics.median(steps)) if steps else 0.0
 
 
 def _is_loose(line: Line, tracking: float) -> bool:
-    han = [c for c in line.chars if is_han(c["text"])]
-    advances = [b["x0"] - a["x0"] for a, b in zip(han, han[1:]) if b["x0"] - a["x0"] < 1.6 * line.size]
+    advances = _han_advances(line, 1.6)
     return len(advances) >= 8 and statistics.median(advances) / line.size - 1 - tracking > LOOSE_LINE
+
+
+def _han_advances(line: Line, under_em: float) -> list[float]:
+    """From each Han character to the next, where the two stand closer than `under_em` ems."""
+    han = [c for c in line.chars if is_han(c["text"])]
+    return [b["x0"] - a["x0"] for a, b in zip(han, han[1:]) if b["x0"] - a["x0"] < under_em * line.size]
 
 
 def _check_han_latin(line: Line, result: AuditResult, where: str) -> None:

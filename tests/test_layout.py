@@ -1,9 +1,11 @@
 """Pagination on the page plan, checked on WeasyPrint's laid-out pages."""
 
+import io
 from collections import Counter
 
+import pikepdf
 import pytest
-from conftest import PARAGRAPH, article, write_issue
+from conftest import PARAGRAPH, article, pdf_text_by_page, write_issue
 
 from typeset.body.measure import content_lines as _content_lines
 from typeset.body.measure import line_text as _line_text
@@ -15,14 +17,14 @@ from typeset.inputs.house import find_house
 from typeset.inputs.manifest import load_manifest
 
 
-def layout_of(root, jobs=None):
+def layout_of(root, jobs=None, parts=False):
     diagnostics = Diagnostics()
     manifest = load_manifest(root, diagnostics, display_root="issue")
     articles = read_articles(manifest, diagnostics)
     house = find_house(root, "issue")
     fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
     diagnostics.raise_if_errors()
-    return lay_out(manifest, articles, house, fonts, diagnostics, jobs=jobs), diagnostics
+    return lay_out(manifest, articles, house, fonts, diagnostics, jobs=jobs, parts=parts), diagnostics
 
 
 def page_text(page) -> str:
@@ -36,15 +38,19 @@ def plan(*entries: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory):
+def planned_issue(tmp_path_factory):
     """Page 1 overset, contents on 2, a short article on 3-5 (two blank pages), one unplanned after it."""
-    root = write_issue(tmp_path_factory.mktemp("planned") / "issue", plan(
+    return write_issue(tmp_path_factory.mktemp("planned") / "issue", plan(
         'file: articles/long.md, pages: "1"', 'file: articles/short.md, pages: "3-5"', "file: articles/free.md"), {
         "articles/long.md": article("长文", paragraphs=40),
         "articles/short.md": article("短文", paragraphs=2),
         "articles/free.md": article("自由", paragraphs=2),
     })
-    return layout_of(root)
+
+
+@pytest.fixture(scope="module")
+def planned(planned_issue):
+    return layout_of(planned_issue)
 
 
 def test_articles_start_on_planned_pages_with_folios(planned):
@@ -105,3 +111,30 @@ def test_columns_option_sets_the_number_of_columns(tmp_path):
     assert body.passes == 1
     assert column_count(body.document.pages[0]) == 3
     assert column_count(body.document.pages[1]) == 1
+
+
+def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_path):
+    """Each article's PDF part, linked, gives the pages one document of the whole body gives:
+    the same text on each page, the same sides, and each face embedded once, subset as
+    WeasyPrint subsets it for one document (the same font program, byte for byte)."""
+    whole, _ = planned
+    linked, _ = layout_of(planned_issue, parts=True)
+    assert linked.document is None and [count for _part, count in linked.parts] == [1, 1, 1]
+    assert [(s.folio, s.kind, s.page) for s in linked.slots] == [(s.folio, s.kind, s.page) for s in whole.slots]
+    files = {"whole": whole.write_pdf(), "linked": linked.write_pdf()}
+    texts, programs = {}, {}
+    for name, data in files.items():
+        (tmp_path / f"{name}.pdf").write_bytes(data)
+        texts[name] = pdf_text_by_page(tmp_path / f"{name}.pdf")
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            fonts = {font.objgen: font for page in pdf.pages for font in page.Resources.Font.values()}
+            programs[name] = sorted((str(font.BaseFont).split("+")[1], _program(font)) for font in fonts.values())
+    assert len(texts["linked"]) == 3 and texts["linked"] == texts["whole"]
+    names = [name for name, _program_bytes in programs["linked"]]
+    assert len(names) == len(set(names))  # one font per face and weight
+    assert programs["linked"] == programs["whole"]
+
+
+def _program(font) -> bytes:
+    descriptor = font.DescendantFonts[0].FontDescriptor
+    return descriptor.get("/FontFile3", descriptor.get("/FontFile2")).read_bytes()

@@ -183,7 +183,8 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
         manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
         house = find_house(issue_dir, display_root)
         read = read_for_layout(manifest, house, diagnostics, strict)
-    body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache, fillers=read.fillers)
+    body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache, fillers=read.fillers,
+                   parts=True)
     _report_fit(read.manifest, body, diagnostics)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
@@ -311,7 +312,7 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) \
             if manifest.contents_pages else None
     with progress.step("assemble"):
-        assembled = assemble_issue(manifest, body, body.document.write_pdf(), covers_pdf, contents_pdf)
+        assembled = assemble_issue(manifest, body, body.write_pdf(), covers_pdf, contents_pdf)
     if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
         diagnostics.warning(_("{pages} pages: a saddle-stitched issue needs a multiple of 4",
                               pages=len(assembled.labels)),
@@ -366,13 +367,14 @@ def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Di
 
 def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics: Diagnostics, display_root: str,
                      cache: LayoutCache | None = None, settings: dict[str, Setting] | None = None,
-                     manifest: Manifest | None = None, fillers: dict[str, list[str]] | None = None) -> LaidOut:
+                     manifest: Manifest | None = None, fillers: dict[str, list[str]] | None = None,
+                     parts: bool = False) -> LaidOut:
     """Some articles laid out alone, each from its planned folio, with a manifest of just them.
 
     With `settings` (file stem → copyfitting of the last build; `fillers`: file stem → the
     filler files it set) each article is set exactly so and nothing is fitted or filled anew:
     the quick preview of an edit, the whole build to follow. `manifest` is the issue's, when
-    the caller has it loaded already."""
+    the caller has it loaded already. `parts`: as `planning.lay_out` takes it."""
     house = find_house(issue_dir, display_root)
     if manifest is None:
         manifest = load_manifest(issue_dir, diagnostics, display_root=display_root)
@@ -394,7 +396,7 @@ def lay_out_articles(issue_dir: Path, article_ids: tuple[str, ...], diagnostics:
                             fillers=[by_file[rel] for rel in (fillers or {}).get(a.entry.file.stem, []) if rel in by_file])
                     for a in articles]
     body = lay_out(read.manifest, articles, read.house, read.fonts, diagnostics, cache, fitting=settings is None,
-                   fillers=read.fillers)
+                   fillers=read.fillers, parts=parts)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
 
 
@@ -456,14 +458,14 @@ def _proof_whole_issue(issue_dir: Path, out_dir: Path, diagnostics: Diagnostics,
 def _proof_articles(issue_dir: Path, out_dir: Path, diagnostics: Diagnostics, article_ids: tuple[str, ...],
                     display_root: str) -> _Proofed:
     cache = LayoutCache(out_dir)
-    laid_out = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache)
+    laid_out = lay_out_articles(issue_dir, article_ids, diagnostics, display_root, cache, parts=True)
     body = laid_out.body
     notes = [fit.article.slug for fit in body.fits for _page in range(fit.pages_kept)]
     _cache_warnings(diagnostics)
     report = BuildReport.of(laid_out.manifest, body, {}, diagnostics,
                             [str(s.folio) for s in body.slots if s.kind == "article"])
     # the other articles' cache entries stay for the next build: nothing is stale
-    return _Proofed(body.document.write_pdf(), notes, laid_out.manifest, laid_out.fonts, report, cache.files())
+    return _Proofed(body.write_pdf(), notes, laid_out.manifest, laid_out.fonts, report, cache.files())
 
 
 def proof_inputs_digest(manifest: Manifest, house: House) -> str:

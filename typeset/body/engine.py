@@ -28,7 +28,8 @@ import weasyprint.layout
 import weasyprint.pdf
 from weasyprint.images import RasterImage
 from weasyprint.pdf import fonts as pdf_fonts
-from weasyprint.text.fonts import FontConfiguration
+from weasyprint.text.ffi import ffi
+from weasyprint.text.fonts import FontConfiguration, get_hb_object_data
 from weasyprint.urls import URLFetcher
 
 from ..diagnostics import Diagnostics
@@ -234,6 +235,20 @@ def _subset_fonts_in_parallel() -> None:
                     to_unicode = {**to_unicode, **file_font.to_unicode}
             jobs.append((font, to_unicode))
 
+        if _writing_part:
+            left_out = {id(font): font.file_content for font, _ in jobs if _can_leave_out(font)}
+            for font, _ in jobs:
+                if id(font) in left_out:
+                    font.file_content = _face_placeholder(font)
+                    font._typeset_subset = True
+            jobs = [(font, to_unicode) for font, to_unicode in jobs if id(font) not in left_out]
+            try:
+                return original_build(pdf, fonts, compress, subset, options)
+            finally:
+                for font in fonts.values():
+                    if id(font) in left_out:
+                        font.file_content, font._typeset_subset = left_out[id(font)], False
+
         def run(job):
             font, to_unicode = job
             if _preview_subsets is None or not to_unicode:
@@ -260,6 +275,44 @@ def _subset_fonts_in_parallel() -> None:
     weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
 
 
+# True while `write_part` writes: the faces are left out of the PDF, `pdf.link` embeds them
+_writing_part = False
+FACE_MARKER = b"typeset-face:"
+
+
+def write_part(document: weasyprint.Document, indexes: list[int]) -> bytes:
+    """The pages `indexes` of `document` as a part of the issue's PDF, to be joined by `pdf.link`.
+
+    A part names the face of each font instead of embedding a subset of it: the linker embeds
+    each face once, subset to the glyphs all parts use, where WeasyPrint would embed one subset
+    per part. The glyph IDs (CIDs) are the face's own in every part, so the pages need no change."""
+    global _writing_part
+    _writing_part = True
+    try:
+        return document.copy([document.pages[i] for i in indexes]).write_pdf()
+    finally:
+        _writing_part = False
+
+
+def _can_leave_out(font) -> bool:
+    """A face WeasyPrint embeds as it is, subset: not a bitmap, variable or colour font (those it
+    rewrites), nor one with glyphs missing (a CMap of its own) or drawn in a pattern (all glyphs)."""
+    return not (font.bitmap or "fvar" in font.tables or font.png or font.svg or font.colr or font.missing
+                or font.used_in_forms)
+
+
+_face_placeholders: dict[int, bytes] = {}  # by HarfBuzz face: they live as long as their font configuration
+
+
+def _face_placeholder(font) -> bytes:
+    """What a part holds for a face: its first four bytes (OTTO: CFF outlines) and its digest."""
+    address = int(ffi.cast("uintptr_t", font.hb_face))
+    if address not in _face_placeholders:
+        data = get_hb_object_data(font.hb_face)
+        _face_placeholders[address] = data[:4] + FACE_MARKER + hashlib.sha256(data).hexdigest().encode()
+    return _face_placeholders[address]
+
+
 _font_configurations: dict[str, FontConfiguration] = {}
 
 
@@ -272,6 +325,7 @@ def _font_configuration(fonts_key: str) -> FontConfiguration:
     if config is None:
         if len(_font_configurations) >= 4:  # WeasyPrint removes its folder once no engine holds it
             del _font_configurations[next(iter(_font_configurations))]
+            _face_placeholders.clear()  # its faces' addresses may be taken by others
         config = _font_configurations[fonts_key] = FontConfiguration()
     return config
 

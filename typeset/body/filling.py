@@ -38,12 +38,14 @@ class _Need:
 
 class Filling:
     """Fills the articles of an issue. `laid_out_alone(article)` is its trial from its planned
-    folio; `measure_fillers(fillers)` the height each filler takes (CSS px)."""
+    folio; `measure_fillers(fillers)` the height each filler takes (CSS px); `keep(article)` is
+    told of an article as it will be printed, while its layout is at hand."""
 
     def __init__(self, ranges: Ranges, pool: FillerPool, available: dict[str, int],
-                 laid_out_alone: Callable[[Article], Trial], measure_fillers: Callable[[list], dict[str, float]]):
+                 laid_out_alone: Callable[[Article], Trial], measure_fillers: Callable[[list], dict[str, float]],
+                 keep: Callable[[Article], None] = lambda article: None):
         self.ranges, self.pool, self.available = ranges, pool, available
-        self.laid_out_alone, self.measure_fillers = laid_out_alone, measure_fillers
+        self.laid_out_alone, self.measure_fillers, self.keep = laid_out_alone, measure_fillers, keep
 
     def fill(self, articles: list[Article], skip: set[str], run=None) -> tuple[list[Article], list[str]]:
         """The articles with their loosening and fillers; the slugs of those changed. `run(work,
@@ -53,7 +55,7 @@ class Filling:
         by_slug = {a.slug: a for a in articles}
         eligible = [a for a in articles if a.slug not in skip and a.slug in self.available]
         needs: list[_Need] = []
-        for settled, need in run(self._settle, eligible):
+        for settled, need in run(self._settle_and_keep, eligible):
             by_slug[settled.slug] = settled
             if need is not None:
                 needs.append(need)
@@ -61,6 +63,13 @@ class Filling:
             self._set_fillers(needs, by_slug, run)
         filled = [self._at_foot(by_slug[a.slug]) for a in articles]
         return filled, [a.slug for a, b in zip(articles, filled) if a != b]
+
+    def _settle_and_keep(self, article: Article) -> tuple[Article, _Need | None]:
+        settled, need = self._settle(article)
+        if need is None:
+            settled = self._at_foot(settled)
+            self.keep(settled)
+        return settled, need
 
     def _settle(self, article: Article) -> tuple[Article, _Need | None]:
         """The article loosened as near the foot as loosening takes it, and what it needs of
@@ -142,13 +151,17 @@ class Filling:
                 filled = _Search(self, with_fillers, trial).nearest_foot()
                 # as near as loosening alone is better: the space left is shared out above the
                 # fillers (_at_foot), where loosening alone leaves it as a hole under the text
-                return filled[0] if self.deficit(*filled) <= self.deficit(*need.loosest) else None
+                if self.deficit(*filled) > self.deficit(*need.loosest):
+                    return None
+                at_foot = self._at_foot(filled[0])
+                self.keep(at_foot)
+                return at_foot
             chosen = chosen[:-1]  # the measure was off by a line: one filler fewer
         return None
 
     def _at_foot(self, article: Article) -> Article:
         """Fillers moved down to the foot of the page: the space left is shared out above each."""
-        if not article.fillers:
+        if not article.fillers or article.filler_drop:
             return article
         space = self.laid_out_alone(article).space_under
         return replace(article, filler_drop=round(max(0.0, space - 0.5), 2)) if space > 1 else article

@@ -50,6 +50,9 @@ def page_rules(manifest: Manifest, blocks: list[ArticleBlock]) -> str:
     width, height = manifest.page.trim_mm
     # bleed: WeasyPrint makes the MediaBox and BleedBox the trim plus bleed and sets the TrimBox
     rules = [f"@page {{ size: {width:g}mm {height:g}mm; bleed: {manifest.page.bleed_mm:g}mm; }}"]
+    if blocks and blocks[0].side != "page":
+        # WeasyPrint takes the side of the first page from the root element alone
+        rules.append(f"html {{ break-before: {blocks[0].side}; }}")
     for block in blocks:
         if block.start_folio is not None:
             rules.append(f"@page {block.page_name}:nth(1 of {block.page_name}) "

@@ -4,16 +4,19 @@ Every article starts on a page of its own, so the pages it takes depend only on 
 HTML (text, fit settings, continuations set after it, start folio), the house style inlined
 in that HTML, the fonts and photos it names, and typeset's code. The cache key is a digest of
 exactly that; the value is what planning needs: the number of pages, the lines placed on
-each, and how far each column of the last page ends short of the foot. The final PDF is
-still laid out as one document, so every font is embedded once.
+each, and how far each column of the last page ends short of the foot. The layout an article
+keeps has its pages too, as a PDF part (`engine.write_part`): the issue's PDF is linked from
+the parts (`pdf.link`), so an article is never laid out again to be printed.
 
-Entries live under OUT_DIR/.cache/layout/ as small JSON files, written with the build's
-outputs (never on an input error) by atomic rename, so two builds at once only ever see
-whole entries; an entry the build did not use is removed after the outputs are written.
+Entries live under OUT_DIR/.cache/layout/ as small JSON files and PDF parts, written with the
+build's outputs (never on an input error) by atomic rename, so two builds at once only ever
+see whole entries; an entry the build did not use is removed after the outputs are written.
+A part is known by its SHA-256 in its layout's entry, and checked when it is read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -42,6 +45,9 @@ class Trial:
     gaps: list[float] = field(default_factory=list)
     pitch: float = 12.0
     height: float = 0.0  # of a page's text area
+    fillers: dict[str, float] = field(default_factory=dict)  # filler slug -> its height on the last page
+    continued: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # source slug -> (lines, chars) a page
+    part: str = ""  # the SHA-256 of its PDF part, when one was written
 
     @property
     def page_lines(self) -> int:
@@ -67,12 +73,15 @@ class Trial:
 
     def as_json(self) -> dict:
         return {"pages": self.pages, "placed": self.placed, "gaps": self.gaps, "pitch": self.pitch,
-                "height": self.height}
+                "height": self.height, "fillers": self.fillers, "continued": self.continued, "part": self.part}
 
     @classmethod
     def from_json(cls, data: dict) -> Trial:
         return cls(int(data["pages"]), [[(block, int(chars)) for block, chars in page] for page in data["placed"]],
-                   [float(gap) for gap in data["gaps"]], float(data["pitch"]), float(data["height"]))
+                   [float(gap) for gap in data["gaps"]], float(data["pitch"]), float(data["height"]),
+                   {slug: float(height) for slug, height in data["fillers"].items()},
+                   {slug: [(int(lines), int(chars)) for lines, chars in pages]
+                    for slug, pages in data["continued"].items()}, str(data["part"]))
 
 
 class LayoutCache:
@@ -81,6 +90,7 @@ class LayoutCache:
         self.fingerprint = ""
         self.used: set[str] = set()
         self.new: dict[str, Trial] = {}
+        self.new_parts: dict[str, bytes] = {}
 
     def use_fonts(self, fonts: FontSet) -> None:
         """The fonts the layouts are made with: part of every key."""
@@ -112,17 +122,43 @@ class LayoutCache:
         self.new[key] = trial
         self.used.add(key)
 
+    def part(self, key: str) -> bytes | None:
+        """The PDF part of the layout under `key` (which `get` found), if one was written and is whole."""
+        trial = self.get(key)
+        if trial is None or not trial.part:
+            return None
+        if key in self.new_parts:
+            return self.new_parts[key]
+        path = self.folder / f"{key}.pdf" if self.folder is not None else None
+        try:
+            data = path.read_bytes() if path is not None else None
+        except OSError:
+            return None
+        if data is not None and hashlib.sha256(data).hexdigest() != trial.part:
+            note_damaged(path)
+            return None
+        return data
+
+    def put_part(self, key: str, data: bytes) -> None:
+        """The PDF part of the layout under `key` (which `put` stored)."""
+        trial = self.get(key)
+        trial.part = hashlib.sha256(data).hexdigest()
+        self.new[key] = trial  # its entry names the part: written anew
+        self.new_parts[key] = data
+
     def files(self) -> dict[str, bytes]:
         """The new entries, as output files relative to OUT_DIR."""
-        return {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode()
-                for key, trial in self.new.items()}
+        files = {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode() for key, trial in self.new.items()}
+        files.update({str(FOLDER / f"{key}.pdf"): data for key, data in self.new_parts.items()})
+        return files
 
     def stale(self) -> list[Path]:
         """Entries in the folder this build did not use (left by inputs that no longer exist), and
         temporary files of a build killed an hour ago or more."""
         if self.folder is None or not self.folder.is_dir():
             return []
-        unused = [path for path in self.folder.glob("*.json") if path.stem not in self.used]
+        unused = [path for pattern in ("*.json", "*.pdf") for path in self.folder.glob(pattern)
+                  if path.stem not in self.used]
         killed = [path for path in self.folder.glob(".*.tmp") if time.time() - _mtime(path) > 3600]
         return unused + killed
 

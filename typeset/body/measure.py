@@ -54,11 +54,19 @@ class ArticleFit:
 
 
 def trial(document, indexes: list[int], columns: int) -> Trial:
+    """What an article's pages (`indexes` of `document`) come to: all that planning and the fit
+    report read of them."""
     if not indexes:
         return Trial(0, [])
-    last = document.pages[indexes[-1]]._page_box
-    return Trial(len(indexes), [placed_lines(document.pages[i]._page_box) for i in indexes],
-                 column_gaps(last, columns), _body_pitch(document, indexes), last.height)
+    page_boxes = [document.pages[i]._page_box for i in indexes]
+    continued: dict[str, list[tuple[int, int]]] = {}
+    for number, page_box in enumerate(page_boxes):
+        for slug, lines in continuation_lines(page_box).items():
+            counts = continued.setdefault(slug, [(0, 0)] * len(page_boxes))
+            counts[number] = (len(lines), sum(len("".join(line_text(line).split())) for line in lines))
+    return Trial(len(indexes), [placed_lines(page_box) for page_box in page_boxes],
+                 column_gaps(page_boxes[-1], columns), _body_pitch(page_boxes), page_boxes[-1].height,
+                 block_heights(page_boxes[-1:], "data-filler"), continued)
 
 
 def placed_lines(page_box) -> list[tuple[str | None, int]]:
@@ -82,19 +90,22 @@ def placed_lines(page_box) -> list[tuple[str | None, int]]:
     return out
 
 
-def section_lines(page_box, source_slug: str) -> list:
-    """The text lines of the continuation of `source_slug` on a page."""
+def continuation_lines(page_box) -> dict[str, list]:
+    """The text lines of each continuation on a page, by the slug of the article it continues."""
+    found: dict[str, list] = {}
+
     def find(box):
         element = getattr(box, "element", None)
-        if element is not None and element.get("class") == "continuation" and element.get("data-file") == source_slug:
-            return [line for line in content_lines(box) if line_text(line).strip()]
-        found = []
+        if element is not None and element.get("class") == "continuation":
+            found.setdefault(element.get("data-file"), []).extend(
+                line for line in content_lines(box) if line_text(line).strip())
+            return
         for child in getattr(box, "children", ()):
             if not isinstance(child, boxes.MarginBox):
-                found += find(child)
-        return found
+                find(child)
 
-    return find(page_box)
+    find(page_box)
+    return found
 
 
 def content_lines(box):
@@ -122,39 +133,31 @@ def line_text(line) -> str:
     return "".join(parts).replace(BREAK, "")
 
 
-def _overset_lines(document, indexes: list[int]) -> int:
-    return sum(1 for i in indexes for line in content_lines(document.pages[i]._page_box) if line_text(line).strip())
-
-
-def _body_pitch(document, indexes: list[int]) -> float:
-    heights = [round(line.height, 2) for i in indexes for line in content_lines(document.pages[i]._page_box)
+def _body_pitch(page_boxes: list) -> float:
+    heights = [round(line.height, 2) for page_box in page_boxes for line in content_lines(page_box)
                if line_text(line).strip()]
     return statistics.mode(heights) if heights else 12.0
 
 
-def measure(article: Article, document, indexes: list[int], needed: int, start: int) -> ArticleFit:
+def measure(article: Article, laid_out: Trial, needed: int, start: int) -> ArticleFit:
+    """The article's fit: its layout `laid_out` from `start`, on the pages planned for it."""
     columns = columns_of(article)
     planned = article.entry.pages
     available = planned.last - start + 1 if planned else needed
-    kept = min(needed, available, len(indexes))
+    kept = min(needed, available, laid_out.pages)
     fit = ArticleFit(article, planned, start, needed, kept)
-    fit.pitch = _body_pitch(document, indexes)
-    page_height = document.pages[indexes[0]]._page_box.height if indexes else 0
-    fit.lines_per_page = whole_lines(page_height, fit.pitch) * columns
-    if len(indexes) > kept:
-        dropped = indexes[kept:]
-        fit.overset_lines = _overset_lines(document, dropped)
-        fit.overset_chars = sum(len("".join(line_text(line).split())) for i in dropped
-                                for line in content_lines(document.pages[i]._page_box))
+    fit.pitch = laid_out.pitch
+    fit.lines_per_page = laid_out.page_lines * columns if laid_out.pages else 0
+    if laid_out.pages > kept:
+        dropped = laid_out.placed[kept:]
+        fit.overset_lines = sum(len(page) for page in dropped)
+        fit.overset_chars = sum(chars for page in dropped for _block, chars in page)
     elif kept:
-        gaps = column_gaps(document.pages[indexes[kept - 1]]._page_box, columns)
-        fit.column_gaps = gaps
-        fit.underfill_lines = sum(whole_lines(gap, fit.pitch) for gap in gaps)
-        fit.underfill_mm = round(min(gaps) / PX_PER_MM, 1)
-        if article.fillers:
-            heights = block_heights([document.pages[indexes[kept - 1]]._page_box], "data-filler")
-            fit.fillers = [{"file": f.rel, "page": start + kept - 1, "lines": round(heights.get(f.slug, 0.0) / fit.pitch)}
-                           for f in article.fillers]
+        fit.column_gaps = laid_out.gaps
+        fit.underfill_lines = sum(whole_lines(gap, fit.pitch) for gap in laid_out.gaps)
+        fit.underfill_mm = round(min(laid_out.gaps) / PX_PER_MM, 1)
+        fit.fillers = [{"file": f.rel, "page": start + kept - 1,
+                        "lines": round(laid_out.fillers.get(f.slug, 0.0) / fit.pitch)} for f in article.fillers]
     return fit
 
 

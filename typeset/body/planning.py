@@ -1,10 +1,11 @@
 """Stage 4: lay the body out with WeasyPrint on the page plan and measure the fit.
 
 Planning lays out each article from its planned folio (or finds the layout in the cache),
-places the articles on the plan, fits continuations and overruns (copyfitting), and lays
-the issue out again where planning changed anything. The pages kept go into one
-document, so each font is embedded once; pages beyond an article's last planned page are
-dropped (overset) and measured.
+places the articles on the plan, fits continuations and overruns (copyfitting) and fills
+short pages. The layout each article settles on is printed as it is, from its PDF part
+(`engine.write_part`, linked by `pdf.link` with each font embedded once), or for callers that
+read the boxes, laid out again as one document. Pages beyond an article's last planned page
+are dropped (overset) and measured.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 
 import weasyprint
 
@@ -27,13 +29,14 @@ from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
+from ..pdf.link import face_files, link
 from ..progress import current, silence
 from .continuation import split_article
-from .engine import Engine, font_folders, remove_font_folders
-from .filling import Filling
+from .engine import Engine, font_folders, remove_font_folders, write_part
+from .filling import TOLERANCE, Filling
 from .html import columns_of
-from .layoutcache import LayoutCache, Trial
-from .measure import ArticleFit, line_text, measure, section_lines, trial
+from .layoutcache import LayoutCache, Trial, font_files
+from .measure import ArticleFit, measure, trial
 
 
 @dataclass
@@ -47,11 +50,22 @@ class Slot:
 
 @dataclass
 class BodyLayout:
-    document: weasyprint.Document  # the article pages that are kept, in folio order
+    """The body laid out: its pages as one WeasyPrint document (`lay_out(parts=False)`), or as
+    each article's PDF part and the number of its pages kept, to be linked (`write_pdf`)."""
+
+    document: weasyprint.Document | None  # the article pages that are kept, in folio order
     slots: list[Slot]
     fits: list[ArticleFit]
     passes: int
     planned_anew: list[str] = field(default_factory=list)  # slugs laid out for planning, not found in the cache
+    parts: list[tuple[bytes, int]] = field(default_factory=list)  # (PDF part, pages kept), in folio order
+    faces: dict[str, Path] = field(default_factory=dict)  # the faces the parts name: digest -> file
+
+    def write_pdf(self) -> bytes:
+        """The kept pages, in folio order, each font embedded once."""
+        if self.document is not None:
+            return self.document.write_pdf()
+        return link(self.parts, self.faces)
 
     @property
     def folios(self) -> list[int]:
@@ -64,8 +78,8 @@ class BodyLayout:
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True,
-            fillers: FillerPool | None = None, jobs: int | None = None) -> BodyLayout:
-    """Lay the articles out in one WeasyPrint document, each from its planned folio.
+            fillers: FillerPool | None = None, jobs: int | None = None, parts: bool = False) -> BodyLayout:
+    """Lay the articles out, each from its planned folio.
 
     Every article starts on a page of the side (left/right) its planned folio asks for, so
     dropping overset pages or adding blank ones later never moves a page to the wrong side;
@@ -73,12 +87,17 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     start where the text before them ends, which only a second pass can number right.
 
     Planning (the pages each article needs, copyfitting trials) reads what `cache` knows and
-    lays out only the articles it does not; the kept pages always come from one document.
+    lays out only the articles it does not.
     Articles that end short of the foot of their last planned page are then loosened, and given
     fillers from `fillers` where loosening is not enough (`filling.Filling`). Without `fitting`
     the articles are set as they come (their `fit` and fillers as given), none fitted or filled.
     Layouts that do not depend on each other run on `jobs` processes (default: `workers()`);
     the result is the same whatever their number.
+
+    With `parts` the pages are not laid out again as one document: each article keeps the PDF
+    part of the layout planning settled on (from the cache, or laid out once more where planning
+    kept none), and `BodyLayout.write_pdf` links the parts. Without, the body is one document,
+    whose boxes the caller reads (previews, tests).
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
@@ -91,24 +110,38 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     plan = _plan(manifest, articles, needed)
     ranges = load_ranges(house, diagnostics) if fitting else {}
     articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
-                            first, partial(planner.in_parallel, stage="fit"))
+                            first, partial(planner.in_parallel, stage="fit"),
+                            lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
     plan = _plan(manifest, articles, needed)
     if fitting:
         articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
         fitted += filled
         plan = _plan(manifest, articles, needed)
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
-    passes = 1
-    if document is None or planned_starts != starts or fitted:
-        with current().step("final", total=len(articles)):
-            document = planner.engine.render(articles, planned_starts)
-        needed = {a.slug: max(1, len(planner.engine.pages_of(document, a))) for a in articles}
+    if parts:
+        printed = planner.printed(articles, planned_starts)
+        laid_out = {a.slug: found for a, (found, _part) in zip(articles, printed)}
+        document, passes = None, 1
+    else:
+        passes = 1
+        if document is None or planned_starts != starts or fitted:
+            with current().step("final", total=len(articles)):
+                document = planner.engine.render(articles, planned_starts)
+            passes = 2
+        indexes = {a.slug: planner.engine.pages_of(document, a) for a in articles}
+        laid_out = {a.slug: trial(document, indexes[a.slug], columns_of(a)) for a in articles}
+    if passes == 2 or parts:
+        needed = {a.slug: max(1, laid_out[a.slug].pages) for a in articles}
         plan = _plan(manifest, articles, needed)
-        passes = 2
-    fits, keep = _measure_all(planner.engine, document, articles, plan, needed)
-    _measure_continuations(planner.engine, document, fits)
-    final = document.copy([document.pages[i] for i in keep])
-    return BodyLayout(final, plan.slots, fits, passes, [a.slug for a in articles if a.slug in planner.planned_anew])
+    fits = _measure_all(articles, laid_out, plan, needed)
+    _measure_continuations(laid_out, fits)
+    anew = [a.slug for a in articles if a.slug in planner.planned_anew]
+    if parts:
+        return BodyLayout(None, plan.slots, fits, passes, anew,
+                          parts=[(part, fit.pages_kept) for (_trial, part), fit in zip(printed, fits)],
+                          faces=face_files(list(font_files(fonts))))
+    final = document.copy([document.pages[i] for a, fit in zip(articles, fits) for i in indexes[a.slug][:fit.pages_kept]])
+    return BodyLayout(final, plan.slots, fits, passes, anew)
 
 
 def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,
@@ -124,7 +157,10 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
 
     available = {a.slug: _available(a, plan) for a in articles if a.entry.pages}
     cut = {a.slug for a in articles if a.slug in fitted and a.entry.continued_on is not None}
-    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights).fill(
+    def keep(article: Article) -> None:
+        planner.keep(article, plan.articles[article.slug][0], "fill")
+
+    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights, keep).fill(
         articles, cut, partial(planner.in_parallel, stage="fill"))
     for article in articles:
         if article.slug in filled:
@@ -162,11 +198,14 @@ class _Planner:
     def __init__(self, engine: Engine, cache: LayoutCache, remember: bool, jobs: int = 1):
         self.engine, self.cache, self.remember, self.jobs = engine, cache, remember, max(1, jobs)
         self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
+        self.held: dict[str, tuple] = {}  # key -> (document, page indexes) laid out by the work in hand
+        self.starts: dict[str, int | None] = {}  # slug -> the folio it was last laid out from
 
     def in_parallel(self, work, items: list, stage: str = "layout") -> list:
-        """`[work(item) for item in items]`, on the worker processes when there are several."""
+        """`[work(item) for item in items]`, on the worker processes when there are several.
+        The documents a piece of work lays out are held until it ends (`keep`, `_release`)."""
         if self.jobs == 1 or len(items) < 2 or not self.remember:
-            return [work(item) for item in items]
+            return [self._release(work(item)) for item in items]
         global _forked_work
         _forked_work = (self, work, items)
         count = min(self.jobs, len(items))
@@ -185,12 +224,31 @@ class _Planner:
         finally:
             _forked_work = None
         results = []
-        for result, trials, used, anew in done:
+        for result, trials, parts, used, anew in done:
             self.cache.new.update(trials)
+            self.cache.new_parts.update(parts)
             self.cache.used |= used
             self.planned_anew |= anew
             results.append(result)
         return results
+
+    def _release(self, result):
+        """After a piece of work: the documents it laid out are let go (their parts kept by `keep`)."""
+        self.held.clear()
+        return result
+
+    def keep(self, article: Article, start: int, stage: str) -> None:
+        """`article` will be printed as it is: the PDF part of its layout from `start` is written
+        while the layout is at hand (it is laid out now if it was not)."""
+        self.alone(article, start, stage)
+        self._write_part(self.key(article, start))
+
+    def _hold(self, key: str, document, indexes: list[int]) -> None:
+        self.held[key] = (document, indexes)
+
+    def _write_part(self, key: str) -> None:
+        if key in self.held and self.cache.part(key) is None:
+            self.cache.put_part(key, write_part(*self.held[key]))
 
     def key(self, article: Article, start: int | None) -> str:
         return self.cache.key(self.engine.html([article], {article.slug: start}), article)
@@ -214,6 +272,11 @@ class _Planner:
                     else Trial(len(indexes), [])
                 if self.remember:
                     self.cache.put(keys[article.slug], first[article.slug])
+                    self.starts[article.slug] = starts[article.slug]
+                    if self.likely_kept(article, first[article.slug]):
+                        self._hold(keys[article.slug], laid_out, indexes)
+                        self._write_part(keys[article.slug])
+            self.held.clear()
             return laid_out
 
         groups = _balanced(missing, self.jobs) if self.remember else [missing]
@@ -225,18 +288,46 @@ class _Planner:
             first[article.slug] = self.cache.get(keys[article.slug])
         return first, None
 
+    def likely_kept(self, article: Article, laid_out: Trial) -> bool:
+        """Whether an article's first layout is likely the one printed: it ends on the last page
+        planned for it, near enough the foot to need neither copyfitting nor fillers."""
+        planned = article.entry.pages
+        return planned is None or (laid_out.pages == planned.last - planned.first + 1
+                                   and laid_out.short <= TOLERANCE and article.entry.continued_on is None)
+
     def alone(self, article: Article, start: int, stage: str = "fit") -> Trial:
         """`article` laid out alone from `start`: a copyfitting (or filling) trial."""
         trial_key = self.key(article, start)
         found = self.cache.get(trial_key)
         if found is None:
-            with current().step(stage):
-                current().doing(article.slug)
-                document = self.engine.render([article], {article.slug: start})
-            found = trial(document, self.engine.pages_of(document, article), columns_of(article))
-            self.cache.put(trial_key, found)
-            self.planned_anew.add(article.slug)
+            found = self._lay_out_alone(article, start, trial_key, stage)
         return found
+
+    def _lay_out_alone(self, article: Article, start: int, trial_key: str, stage: str) -> Trial:
+        with current().step(stage):
+            current().doing(article.slug)
+            document = self.engine.render([article], {article.slug: start})
+        indexes = self.engine.pages_of(document, article)
+        found = trial(document, indexes, columns_of(article))
+        self.cache.put(trial_key, found)
+        self.planned_anew.add(article.slug)
+        self.starts[article.slug] = start
+        self._hold(trial_key, document, indexes)
+        return found
+
+    def printed(self, articles: list[Article], starts: dict[str, int]) -> list[tuple[Trial, bytes]]:
+        """Each article's layout from its planned folio with its PDF part: from the cache, or
+        laid out now (on the worker processes) where planning kept no part of it."""
+        keys = {a.slug: self.key(a, starts[a.slug]) for a in articles}
+        missing = [a for a in articles if self.cache.part(keys[a.slug]) is None]
+
+        def lay_out(article: Article) -> None:
+            self._lay_out_alone(article, starts[article.slug], keys[article.slug], "final")
+            self._write_part(keys[article.slug])
+            self.held.clear()
+
+        self.in_parallel(lay_out, missing, stage="final")
+        return [(self.cache.get(keys[a.slug]), self.cache.part(keys[a.slug])) for a in articles]
 
 
 def _balanced(articles: list[Article], groups: int) -> list[list[Article]]:
@@ -263,53 +354,52 @@ def _work_in_worker(index: int):
     """In a worker: one item's work, with the trials it laid out or looked up."""
     planner, work, items = _forked_work
     known, used, anew = set(planner.cache.new), set(planner.cache.used), set(planner.planned_anew)
-    result = work(items[index])
-    trials = {key: trial for key, trial in planner.cache.new.items() if key not in known}
-    return result, trials, planner.cache.used - used, planner.planned_anew - anew
+    known_parts = set(planner.cache.new_parts)
+    result = planner._release(work(items[index]))
+    parts = {key: part for key, part in planner.cache.new_parts.items() if key not in known_parts}
+    trials = {key: trial for key, trial in planner.cache.new.items() if key not in known or key in parts}
+    return result, trials, parts, planner.cache.used - used, planner.planned_anew - anew
 
 
-def _measure_all(engine: Engine, document, articles: list[Article], plan: _Plan, needed: dict[str, int]):
-    """Each article's fit, with its pages placed in the plan's slots: (fits, document pages to keep)."""
-    keep: list[int] = []
+def _measure_all(articles: list[Article], laid_out: dict[str, Trial], plan: _Plan, needed: dict[str, int]):
+    """Each article's fit, its kept pages placed in the plan's slots (numbered in the order kept)."""
+    kept = 0
     fits: list[ArticleFit] = []
     for article in articles:
-        start, _kept = plan.articles[article.slug]
-        indexes = engine.pages_of(document, article)
-        fit = measure(article, document, indexes, needed[article.slug], start)
-        for offset, index in enumerate(indexes[: fit.pages_kept]):
+        start, _pages = plan.articles[article.slug]
+        fit = measure(article, laid_out[article.slug], needed[article.slug], start)
+        for offset in range(fit.pages_kept):
             slot = next(s for s in plan.slots if s.folio == start + offset and s.kind == "article")
-            slot.page = len(keep)
-            keep.append(index)
+            slot.page = kept
+            kept += 1
         if fit.planned:
             fit.blank_folios = [s.folio for s in plan.slots if s.kind == "underfill" and s.folio in fit.planned]
             fit.underfill_lines += len(fit.blank_folios) * fit.lines_per_page
         fits.append(fit)
-    return fits, keep
+    return fits
 
 
-def _measure_continuations(engine: Engine, document, fits: list[ArticleFit]) -> None:
+def _measure_continuations(laid_out: dict[str, Trial], fits: list[ArticleFit]) -> None:
     """Where each continuation was set, and how long it is."""
     by_slug = {fit.article.slug: fit for fit in fits}
     for fit in fits:
         for continuation in fit.article.continued_here:
-            host_pages = engine.pages_of(document, fit.article)[: fit.pages_kept]
-            lines = [line for i in host_pages for line in section_lines(document.pages[i]._page_box,
-                                                                        continuation.source.slug)]
+            pages = laid_out[fit.article.slug].continued.get(continuation.source.slug, [])[: fit.pages_kept]
             by_slug[continuation.source.slug].continuation = {
-                "page": continuation.page, "lines": len(lines),
-                "chars": sum(len("".join(line_text(line).split())) for line in lines)}
+                "page": continuation.page, "lines": sum(lines for lines, _chars in pages),
+                "chars": sum(chars for _lines, chars in pages)}
 
 
 def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges, laid_out_alone,
-         first: dict[str, Trial], run) -> tuple[list[Article], list[str]]:
+         first: dict[str, Trial], run, keep) -> tuple[list[Article], list[str]]:
     """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
 
     An article with `continued_on` whose text overran its pages is cut where its last planned
     page ends, the rest set after the article planned on the continuation page (the host).
     When the host cannot take it, both are tightened together, step by step, which moves more
     of the text onto the source's pages. Any other article that overruns its pages is tightened
-    until it fits (each on its own: `run` maps the work over them, on the worker processes).
-    `needed` is updated to the pages each article then takes.
+    until it fits (each on its own: `run` maps the work over them, on the worker processes;
+    `keep` is told of the setting chosen). `needed` is updated to the pages each article then takes.
     """
     by_slug = {a.slug: a for a in articles}
     changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first)
@@ -322,7 +412,10 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
             pages_taken = laid_out_alone(tried).pages
             return pages_taken <= _available(article, plan), (tried, pages_taken)
 
-        return _first_fitting(tightening(narrow(ranges, article.fit_limits), bool(article.figures)), attempt)
+        chosen = _first_fitting(tightening(narrow(ranges, article.fit_limits), bool(article.figures)), attempt)
+        if chosen is not None:
+            keep(chosen[0])
+        return chosen
 
     for article, chosen in zip(overrunning, run(tighten, overrunning)):
         if chosen is not None:

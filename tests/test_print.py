@@ -10,6 +10,9 @@ import pytest
 from conftest import MINIMAL_MANIFEST, article, run_cli, write_issue
 from PIL import Image
 
+from typeset.pdf import preflight as preflight_module
+from typeset.pdf.preflight import ink_digest, preflight
+
 MM = 72 / 25.4
 
 
@@ -140,3 +143,30 @@ def test_preflight_finds_notdef_glyphs(demo_build, tmp_path):
         pdf.save(tmp_path / "notdef.pdf")
     checked = json.loads(run_cli("preflight", str(tmp_path / "notdef.pdf"), "--json").stdout)
     assert [f["check"] for f in checked["findings"] if f["severity"] == "error"] == ["glyphs"]
+
+
+def test_preflight_separates_only_the_pages_it_has_not_measured(demo_build, monkeypatch):
+    """The ink of a page is known by a digest of its drawing: a rebuild separates only the pages
+    that changed, and takes the others' peak ink from the last build."""
+    _, out = demo_build
+    first = preflight(out / "interior.pdf")
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        digests = [ink_digest(page) for page in pdf.pages]
+    assert set(first.ink) == set(digests) and all(0 < peak <= 300 for peak in first.ink.values())
+    assert digests.count(digests[0]) == digests.count(digests[1]) == 1
+    separated = []
+    original = preflight_module._separate
+
+    def separate(pdf, numbers, report):
+        separated.append(numbers)
+        return original(pdf, numbers, report)
+
+    monkeypatch.setattr(preflight_module, "_separate", separate)
+    known = {**first.ink, digests[0]: 400}  # as if the last build had measured 400 % on page 1
+    again = preflight(out / "interior.pdf", known_ink=known)
+    assert separated == []
+    assert [(f.key, f.page, f.message) for f in again.errors] == [
+        ("ink", 1, "total ink 400 % somewhere on the page (over 300 %)")]
+    del known[digests[1]]
+    assert preflight(out / "interior.pdf", known_ink=known).ink == {**first.ink, digests[0]: 400}
+    assert separated == [[2]]

@@ -37,7 +37,7 @@ from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
-from .store import Inputs, digest, package_folder, take_notices, write_atomic
+from .store import INK_CACHE, Inputs, digest, package_folder, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
@@ -323,11 +323,12 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
     with progress.step("preflight"):
-        checks = _preflight(files, outputs, diagnostics)
+        checks, ink = _preflight(files, outputs, diagnostics, _known_ink(out_dir))
     _cache_warnings(diagnostics)
     report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
     report.preflight = checks
-    return BuildResult(out_dir, report, files={**files, **cache.files()}, stale=cache.stale())
+    ink_file = {str(INK_CACHE): json.dumps(ink, sort_keys=True).encode()}
+    return BuildResult(out_dir, report, files={**files, **cache.files(), **ink_file}, stale=cache.stale())
 
 
 def _cache_warnings(diagnostics: Diagnostics) -> None:
@@ -350,16 +351,28 @@ def _print_files(manifest: Manifest, pdf: bytes, labels: list[str], body_pages: 
     return {ISSUE_PDF: pdf, INTERIOR_PDF: print_file(pdf, interior, f"{title} 内文", condition), COVER_PDF: cover}
 
 
-def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Diagnostics) -> dict:
-    """The print files checked; every finding is a warning of the build."""
-    checks = {}
+def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Diagnostics,
+               known_ink: dict[str, int]) -> tuple[dict, dict[str, int]]:
+    """The print files checked, every finding a warning of the build; and the peak ink of their
+    pages by digest, for the next build (pages it finds unchanged are not separated again)."""
+    checks, ink = {}, {}
     for kind in ("interior", "cover"):
-        checked = preflight(outputs[kind], data=files[outputs[kind]])
+        checked = preflight(outputs[kind], data=files[outputs[kind]], known_ink=known_ink)
+        ink.update(checked.ink)
         checks[kind] = checked.as_json()
         for finding in checked.findings:
             diagnostics.warning(preflight_warning(outputs[kind], finding),
                                 hint=_("run `typeset preflight` on the file for the full table"))
-    return checks
+    return checks, ink
+
+
+def _known_ink(out_dir: Path) -> dict[str, int]:
+    """The peak ink of the pages the last build into `out_dir` checked (none if it cannot be read)."""
+    try:
+        known = json.loads((out_dir / INK_CACHE).read_text(encoding="utf-8"))
+        return {str(page): int(peak) for page, peak in known.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 # -- proofs ----------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Every digest comes from `digest(Inputs(...))`, the inputs declared by the caller. Every cache
 lives in a folder named here: the per-user caches under $XDG_CACHE_HOME/typeset/ (extracted
-font faces, ReportLab subsets, CMYK photos) and the per-build layout cache in
-OUT_DIR/.cache/layout/. Every file is written by `write_atomic`: to a temporary name in the
-same folder, then renamed, so a reader (or a second build) never sees half a file.
+font faces, ReportLab subsets, CMYK photos), the per-build layout cache in OUT_DIR/.cache/layout/
+and the preflight's ink per page in OUT_DIR/.cache/ink.json. Every file is written by
+`write_atomic`: to a temporary name in the same folder, then renamed, so a reader (or a second
+build) never sees half a file.
 
 A cache never decides whether an issue builds. Each entry is written with the SHA-256 of its
 content beside it and checked when it is used: a damaged entry is made again and said once
@@ -28,6 +29,7 @@ from .i18n import _
 
 USER_CACHES = ("fonts", "reportlab", "cmyk")
 LAYOUT_CACHE = Path(".cache") / "layout"  # inside an output folder
+INK_CACHE = Path(".cache") / "ink.json"  # page digest -> peak total ink (%) the preflight measured
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ PDF/X validator; this is ours.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import shutil
@@ -60,6 +61,7 @@ class PreflightReport:
     pdfx: bool = False  # the file has an output intent: colour must be CMYK (or gray)
     standard: str = ""  # the PDF/X version the file claims (GTS_PDFXVersion)
     checks: Diagnostics = field(default_factory=Diagnostics)  # the findings
+    ink: dict[str, int] = field(default_factory=dict)  # page digest (`ink_digest`) -> its peak total ink, %
 
     @property
     def findings(self) -> list[Diagnostic]:
@@ -89,8 +91,10 @@ class PreflightReport:
         return "\n".join(lines)
 
 
-def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | None = None) -> PreflightReport:
-    """Check the PDF at `pdf_path` (or the bytes `data`, named by `pdf_path`)."""
+def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | None = None,
+              known_ink: dict[str, int] | None = None) -> PreflightReport:
+    """Check the PDF at `pdf_path` (or the bytes `data`, named by `pdf_path`). `known_ink`: the peak
+    ink of pages checked before, by `ink_digest`: only the other pages are separated again."""
     report = PreflightReport(str(pdf_path))
     pdf = pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
     report.pages = len(pdf.pages)
@@ -104,7 +108,7 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
     if report.pdfx:
         _check_identification(pdf, report)
         _check_transparency(pdf, report)
-        _check_ink(pdf, report)  # last: it takes the font programs out of `pdf`
+        _check_ink(pdf, report, known_ink or {})  # last: it takes the font programs out of `pdf`
     if binding == "saddle" and report.pages % 4:
         report.findings.append(_finding("warning", "pages", None,
                                         _("{pages} pages: saddle stitching needs a multiple of 4", pages=report.pages)))
@@ -168,32 +172,80 @@ def _translucent(obj) -> bool:
         (mask is not None and str(mask) != "/None") or str(obj.get("/BM", "/Normal")) not in ("/Normal", "/Compatible")
 
 
-def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport) -> None:
+def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport, known: dict[str, int]) -> None:
     """Total area coverage: Ghostscript separates each page (within its BleedBox) into CMYK; the
-    largest sum of the four inks over any pixel must stay under MAX_INK."""
+    largest sum of the four inks over any pixel must stay under MAX_INK. A page whose drawing is
+    in `known` is not separated again."""
+    digests = [ink_digest(page) for page in pdf.pages]
+    unknown = [number for number, page_digest in enumerate(digests, start=1) if page_digest not in known]
+    peaks = dict(known)
+    if unknown:
+        separated = _separate(pdf, unknown, report)
+        if separated is None:
+            return
+        peaks.update({digests[number - 1]: peak for number, peak in zip(unknown, separated)})
+    for number, page_digest in enumerate(digests, start=1):
+        report.ink[page_digest] = peaks[page_digest]
+        if peaks[page_digest] > MAX_INK:
+            report.findings.append(_finding("error", "ink", number, _(
+                "total ink {peak} % somewhere on the page (over {limit} %)", peak=peaks[page_digest], limit=MAX_INK)))
+
+
+def _separate(pdf: pikepdf.Pdf, numbers: list[int], report: PreflightReport) -> list[int] | None:
+    """The peak total ink (%) of the pages `numbers` (1-based), rendered by Ghostscript; None
+    (and a finding) when it cannot."""
     gs = shutil.which("gs")
     if gs is None:
         report.findings.append(_finding("warning", "ink", None,
                                         _("total ink not checked: Ghostscript (gs) is not installed")))
-        return
+        return None
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "input.pdf"
         _without_font_programs(pdf, source)
         result = subprocess.run([gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox", "-sDEVICE=tiff32nc",
-                                 f"-r{INK_DPI}", f"-sOutputFile={folder}/page%04d.tif", str(source)],
+                                 f"-r{INK_DPI}", "-sPageList=" + ",".join(map(str, numbers)),
+                                 f"-sOutputFile={folder}/page%04d.tif", str(source)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             report.findings.append(_finding("error", "render", None, _("Ghostscript cannot render the file: {reason}",
                                                                        reason=result.stderr.strip()[:200])))
-            return
-        for number, tiff in enumerate(sorted(Path(folder).glob("page*.tif")), start=1):
+            return None
+        peaks = []
+        for tiff in sorted(Path(folder).glob("page*.tif")):
             with Image.open(tiff) as image:
                 c, m, y, k = (band.convert("I") for band in image.split())
             total = ImageMath.lambda_eval(lambda v: v["c"] + v["m"] + v["y"] + v["k"], c=c, m=m, y=y, k=k)
-            peak = round(total.getextrema()[1] / 255 * 100)
-            if peak > MAX_INK:
-                report.findings.append(_finding("error", "ink", number, _(
-                    "total ink {peak} % somewhere on the page (over {limit} %)", peak=peak, limit=MAX_INK)))
+            peaks.append(round(total.getextrema()[1] / 255 * 100))
+        return peaks
+
+
+def ink_digest(page) -> str:
+    """A digest of everything that sets a page's inks: its boxes, content and resources, fonts
+    left out (the ink check draws text without them; text is black alone)."""
+    hashed = hashlib.sha256()
+    seen: set = set()
+
+    def walk(obj) -> None:
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)) and obj.is_indirect:
+            if obj.objgen in seen:
+                hashed.update(b"ref")
+                return
+            seen.add(obj.objgen)
+        if isinstance(obj, pikepdf.Stream):
+            hashed.update(b"stream" + obj.read_raw_bytes())
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+            for key in sorted(obj.keys()):
+                if key not in ("/Parent", "/Font", "/Length"):
+                    hashed.update(key.encode())
+                    walk(obj[key])
+        elif isinstance(obj, pikepdf.Array):
+            for item in obj:
+                walk(item)
+        else:
+            hashed.update(repr(obj).encode())
+
+    walk(page.obj)
+    return hashed.hexdigest()
 
 
 def _without_font_programs(pdf: pikepdf.Pdf, target: Path) -> None:

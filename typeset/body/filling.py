@@ -12,13 +12,13 @@ columns' (the space between lines and paragraphs inside the text never grows).
 
 from __future__ import annotations
 
-import math
+import itertools
 from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Callable
 
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, Setting, ladder, narrow
+from ..inputs.copyfit import Ranges, Setting, ladder, narrow, relative_length
 from ..inputs.fillers import Filler, FillerPool
 from .layoutcache import Trial
 
@@ -170,8 +170,8 @@ class Filling:
 class _Search:
     """Loosening one article: the settings above its own, each laid out at most once.
 
-    Lines grow about evenly up the ladder, so each probe goes where the lines measured so far
-    say the boundary is (interpolation), not to the middle: two or three layouts, not four."""
+    The first probe goes where `relative_length` says the boundary is, the next to its neighbour:
+    two layouts when the guess is right, and what bisection would choose in any case."""
 
     def __init__(self, filling: Filling, article: Article, trial: Trial):
         self.filling, self.article, self.trial = filling, article, trial
@@ -205,22 +205,30 @@ class _Search:
 
     def _first(self, value, threshold: float, high: int) -> int:
         """The first step whose `value` (growing up the ladder) reaches `threshold`; `high` does,
-        the article as it stands (step -1) does not."""
-        low, interpolate = -1, True
-        while high - low > 1:
-            v_low, v_high = value(low), value(high)
-            if interpolate and v_high > v_low:
-                guess = math.ceil(low + (threshold - v_low) / (v_high - v_low) * (high - low) - 1e-9)
-            else:
-                guess = (low + high) // 2
-            middle = min(high - 1, max(low + 1, guess))
-            width = high - low
+        the article as it stands (step -1) does not. The step `relative_length` points to is tried
+        first, then its neighbour towards the boundary (two layouts when the guess is right);
+        bisection from there."""
+        low = -1
+        probe = self._guess(value, threshold, low, high)
+        for step in itertools.count():
+            if high - low <= 1:
+                break
+            middle = probe if low < probe < high and step < 2 else (low + high) // 2
             if value(middle) >= threshold:
-                high = middle
+                high, probe = middle, middle - 1
             else:
-                low = middle
-            interpolate = 2 * (high - low) <= width  # a probe that did not halve the range: bisect next
+                low, probe = middle, middle + 1
         return high
+
+    def _guess(self, value, threshold: float, low: int, high: int) -> int:
+        """The step a text that grows as `relative_length` says would reach `threshold` at, from
+        `value(low)`: values are lines a column beyond the foot (negative: short of it)."""
+        capacity = self.filling.available[self.article.slug] * self.trial.page_lines
+        base, start = value(low), relative_length(self.article.fit)
+        for index in range(low + 1, high):
+            if base + (capacity + base) * (relative_length(self.steps[index]) / start - 1) >= threshold:
+                return index
+        return high - 1
 
 
 def _looser_settings(ranges: Ranges, article: Article) -> list[Setting]:

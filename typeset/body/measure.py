@@ -191,6 +191,29 @@ def column_gaps(page_box, columns: int) -> list[float]:
     return [round(max(0.0, bottom - y), 2) for y in lowest]
 
 
+def drop_fillers(page_box, drop: float, count: int) -> None:
+    """The fillers on a laid-out page moved down as `filler_drop` moves them (layout/filler.html.j2:
+    a margin of drop / count above each, less 0.005 px): the text above them does not move, so
+    this is the layout WeasyPrint makes of the article with the drop, without laying it out."""
+    share = round(drop / count - 0.005, 2)  # as the template writes it
+    fillers = []
+
+    def find(box):
+        element = getattr(box, "element", None)
+        if element is not None and element.get("data-filler") and isinstance(box, boxes.BlockBox):
+            fillers.append(box)
+            return
+        for child in getattr(box, "children", ()):
+            if not isinstance(child, boxes.MarginBox):
+                find(child)
+
+    find(page_box)
+    for number, filler in enumerate(fillers, start=1):
+        filler.translate(dy=number * share)
+        filler.position_y -= share  # its margin box starts where the one above it ends
+        filler.margin_top += share
+
+
 def block_heights(page_boxes, attribute: str) -> dict[str, float]:
     """The height (CSS px, margins included) of the blocks marked with `attribute`, by its value,
     summed over the pages: a filler's `data-filler`, a measured sample's `data-sample`."""

@@ -11,6 +11,7 @@ are dropped (overset) and measured.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import multiprocessing
 import multiprocessing.util
 import os
@@ -24,7 +25,7 @@ import weasyprint
 from ..diagnostics import Diagnostics
 from ..i18n import _
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, load_ranges, narrow, tightening
+from ..inputs.copyfit import Ranges, load_ranges, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
@@ -36,7 +37,7 @@ from .engine import Engine, font_folders, remove_font_folders, write_part
 from .filling import TOLERANCE, Filling
 from .html import columns_of
 from .layoutcache import LayoutCache, Trial, font_files
-from .measure import ArticleFit, measure, trial
+from .measure import ArticleFit, drop_fillers, measure, trial
 
 
 @dataclass
@@ -113,10 +114,12 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
                             first, partial(planner.in_parallel, stage="fit"),
                             lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
     plan = _plan(manifest, articles, needed)
+    planner.held.clear()  # what copyfitting settled on has its part
     if fitting:
         articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
         fitted += filled
         plan = _plan(manifest, articles, needed)
+        planner.held.clear()
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
     if parts:
         printed = planner.printed(articles, planned_starts)
@@ -168,6 +171,7 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
     return articles, filled
 
 
+HELD_PER_ARTICLE = 3
 _workers: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers", default=None)
 
 
@@ -243,12 +247,18 @@ class _Planner:
         self.alone(article, start, stage)
         self._write_part(self.key(article, start))
 
-    def _hold(self, key: str, document, indexes: list[int]) -> None:
-        self.held[key] = (document, indexes)
+    def _hold(self, key: str, slug: str, document, indexes: list[int]) -> None:
+        """Hold a layout's document for `keep`: the last few of each article (a search settles on
+        one of its last probes), so memory stays bounded however long the search."""
+        self.held[key] = (document, indexes, slug)
+        same = [held for held, (_d, _i, held_slug) in self.held.items() if held_slug == slug]
+        for older in same[:-HELD_PER_ARTICLE]:
+            del self.held[older]
 
     def _write_part(self, key: str) -> None:
         if key in self.held and self.cache.part(key) is None:
-            self.cache.put_part(key, write_part(*self.held[key]))
+            document, indexes, _slug = self.held[key]
+            self.cache.put_part(key, write_part(document, indexes))
 
     def key(self, article: Article, start: int | None) -> str:
         return self.cache.key(self.engine.html([article], {article.slug: start}), article)
@@ -274,7 +284,7 @@ class _Planner:
                     self.cache.put(keys[article.slug], first[article.slug])
                     self.starts[article.slug] = starts[article.slug]
                     if self.likely_kept(article, first[article.slug]):
-                        self._hold(keys[article.slug], laid_out, indexes)
+                        self._hold(keys[article.slug], article.slug, laid_out, indexes)
                         self._write_part(keys[article.slug])
             self.held.clear()
             return laid_out
@@ -304,15 +314,21 @@ class _Planner:
         return found
 
     def _lay_out_alone(self, article: Article, start: int, trial_key: str, stage: str) -> Trial:
-        with current().step(stage):
-            current().doing(article.slug)
-            document = self.engine.render([article], {article.slug: start})
-        indexes = self.engine.pages_of(document, article)
+        undropped = self.key(replace(article, filler_drop=0.0), start) if article.filler_drop else None
+        if undropped in self.held:
+            # the fillers moved down to the foot: the layout without the drop, its fillers moved
+            document, indexes, _slug = self.held.pop(undropped)
+            drop_fillers(document.pages[indexes[-1]]._page_box, article.filler_drop, len(article.fillers))
+        else:
+            with current().step(stage):
+                current().doing(article.slug)
+                document = self.engine.render([article], {article.slug: start})
+            indexes = self.engine.pages_of(document, article)
         found = trial(document, indexes, columns_of(article))
         self.cache.put(trial_key, found)
         self.planned_anew.add(article.slug)
         self.starts[article.slug] = start
-        self._hold(trial_key, document, indexes)
+        self._hold(trial_key, article.slug, document, indexes)
         return found
 
     def printed(self, articles: list[Article], starts: dict[str, int]) -> list[tuple[Trial, bytes]]:
@@ -402,7 +418,7 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     `keep` is told of the setting chosen). `needed` is updated to the pages each article then takes.
     """
     by_slug = {a.slug: a for a in articles}
-    changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first)
+    changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first, keep)
     overrunning = [by_slug[a.slug] for a in articles if by_slug[a.slug].entry.pages and a.slug not in changed
                    and ranges and needed[a.slug] > _available(by_slug[a.slug], plan)]
 
@@ -412,7 +428,9 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
             pages_taken = laid_out_alone(tried).pages
             return pages_taken <= _available(article, plan), (tried, pages_taken)
 
-        chosen = _first_fitting(tightening(narrow(ranges, article.fit_limits), bool(article.figures)), attempt)
+        candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
+        guess = _guess(candidates, first[article.slug], article.fit, _available(article, plan))
+        chosen = _first_fitting(candidates, attempt, guess)
         if chosen is not None:
             keep(chosen[0])
         return chosen
@@ -430,7 +448,7 @@ def _available(article: Article, plan: _Plan) -> int:
 
 
 def _fit_continuations(articles: list[Article], by_slug: dict[str, Article], plan: _Plan, needed: dict[str, int],
-                       ranges: Ranges, laid_out_alone, first: dict[str, Trial]) -> list[str]:
+                       ranges: Ranges, laid_out_alone, first: dict[str, Trial], keep) -> list[str]:
     """Each overrunning article with `continued_on` cut and its rest set after the host, both
     tightened together until the host takes it; the slugs of the articles changed."""
     by_page = {folio: a.slug for a in articles if a.entry.pages
@@ -457,22 +475,26 @@ def _fit_continuations(articles: list[Article], by_slug: dict[str, Article], pla
             host_pages = laid_out_alone(trial_host).pages
             return host_pages <= _available(host, plan), (shortened, trial_host, host_pages)
 
-        chosen = _first_fitting([None, *tightening(limits, False)] if ranges else [None], attempt)
+        candidates = [None, *tightening(limits, False)] if ranges else [None]
+        chosen = _first_fitting(candidates, attempt, _continuation_guess(
+            candidates, (source, first[source.slug], kept), (host, first[host.slug], _available(host, plan))))
         if chosen is None:
             continue
         by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
+        keep(by_slug[host.slug])  # laid out by the attempt (the source, cut, is laid out to be printed)
         needed[source.slug] = kept
         changed += [source.slug, host.slug]
     return changed
 
 
-def _first_fitting(candidates: list, attempt):
+def _first_fitting(candidates: list, attempt, guess: int | None = None):
     """The payload of the first candidate that fits, the candidates running from the smallest
     change to the largest; the tightest one's when none fits.
 
     Each candidate is at least as tight as the one before it, so what fits is a suffix of the
-    list: bisection finds its start with a few trial layouts instead of one per candidate, and
-    picks exactly what trying them in order would.
+    list. The search tries the `guess` first and then its neighbour towards the boundary, which
+    settles it in two layouts when the guess is right; it bisects from there. It picks exactly
+    what trying the candidates in order would.
     """
     if not candidates:
         return None
@@ -483,18 +505,52 @@ def _first_fitting(candidates: list, attempt):
             tried[index] = attempt(candidates[index])
         return tried[index][0]
 
-    low, high = 0, len(candidates) - 1
-    if fits(low):
-        return tried[low][1]
-    if not fits(high):
-        return tried[high][1]
-    while high - low > 1:
-        middle = (low + high) // 2
+    low, high = -1, len(candidates)  # the last that does not fit, the first that does (or past the end)
+    probe = guess if guess is not None else 0
+    for step in itertools.count():
+        if high - low <= 1:
+            break
+        middle = probe if low < probe < high and step < 2 else (low + high) // 2
         if fits(middle):
-            high = middle
+            high, probe = middle, middle - 1
         else:
-            low = middle
-    return tried[high][1]
+            low, probe = middle, middle + 1
+    return tried[high][1] if high < len(candidates) else tried[len(candidates) - 1][1]
+
+
+def _guess(candidates: list, laid_out: Trial, current, available: int) -> int:
+    """The first of `candidates` (settings) that `relative_length` says brings the article, laid
+    out as `laid_out` with the setting `current`, onto `available` pages."""
+    length, capacity = _length(laid_out, available), available * laid_out.page_lines
+    for index, setting in enumerate(candidates):
+        if length * relative_length(setting) / relative_length(current) <= capacity:
+            return index
+    return len(candidates) - 1
+
+
+def _continuation_guess(candidates: list, source: tuple[Article, Trial, int], host: tuple[Article, Trial, int]) -> int:
+    """The first of `candidates` (settings of both, None: each as it is) that `relative_length`
+    says lets the host (article, layout, pages available) take what the source (article, layout,
+    pages kept) sets beyond its pages."""
+    (source_article, source_trial, kept), (host_article, host_trial, available) = source, host
+
+    def ratio(article: Article, setting) -> float:
+        return relative_length(setting or article.fit) / relative_length(article.fit)
+
+    for index, setting in enumerate(candidates):
+        beyond = _length(source_trial, kept) * ratio(source_article, setting) - kept * source_trial.page_lines
+        if _length(host_trial, available) * ratio(host_article, setting) + max(0.0, beyond) \
+                <= available * host_trial.page_lines:
+            return index
+    return len(candidates) - 1
+
+
+def _length(laid_out: Trial, available: int) -> float:
+    """How long an article laid out as `laid_out` is, in body lines a column, `available` pages
+    being planned for it."""
+    if laid_out.pages > available:
+        return available * laid_out.page_lines + laid_out.lines_beyond(available)
+    return laid_out.pages * laid_out.page_lines - laid_out.short
 
 
 @dataclass

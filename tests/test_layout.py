@@ -7,8 +7,10 @@ import pikepdf
 import pytest
 from conftest import PARAGRAPH, article, pdf_text_by_page, write_issue
 
+from typeset.body import columns
 from typeset.body.measure import content_lines as _content_lines
 from typeset.body.measure import line_text as _line_text
+from typeset.body.measure import page_signature
 from typeset.body.planning import lay_out
 from typeset.diagnostics import Diagnostics
 from typeset.inputs.articles import read_articles
@@ -138,3 +140,16 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
 def _program(font) -> bytes:
     descriptor = font.DescendantFonts[0].FontDescriptor
     return descriptor.get("/FontFile3", descriptor.get("/FontFile2")).read_bytes()
+
+
+def test_columns_are_laid_out_once_as_weasyprint_lays_them_out_twice(tmp_path):
+    """Every box of every page where it would be without the column memo (body/columns.py): full
+    pages of two columns, the balanced last page, a heading in the text."""
+    root = write_issue(tmp_path / "issue", plan('file: articles/long.md, pages: "3-5"'), {
+        "articles/long.md": article("长文", paragraphs=30, body="\n\n".join(
+            [PARAGRAPH] * 20 + ["## 小标题"] + [PARAGRAPH] * 24))})
+    with_memo, _ = layout_of(root)
+    with columns.disabled():
+        without, _ = layout_of(root)
+    signatures = [[page_signature(page) for page in body.document.pages] for body in (with_memo, without)]
+    assert len(signatures[0]) == 3 and signatures[0] == signatures[1]

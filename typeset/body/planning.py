@@ -23,7 +23,6 @@ from pathlib import Path
 import weasyprint
 
 from ..diagnostics import Diagnostics
-from ..i18n import _
 from ..inputs.articles import Article
 from ..inputs.copyfit import Ranges, load_ranges, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
@@ -215,11 +214,16 @@ class _Planner:
         count = min(self.jobs, len(items))
         try:
             with current().step(stage, total=len(items)):
-                current().doing(_("{count} processes", count=count))
+                current().doing(_shown(items[:count]), done=0)
                 pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
                                                                 initargs=(font_folders(),))
                 try:
-                    done = pool.map(_work_in_worker, range(len(items)), chunksize=1)
+                    done = []
+                    # the items go out in order, one to each free process: those after the ones
+                    # back are the ones being worked on (what the progress line shows)
+                    for result in pool.imap(_work_in_worker, range(len(items)), chunksize=1):
+                        done.append(result)
+                        current().doing(_shown(items[len(done):len(done) + count]), done=len(done))
                 except BaseException:
                     pool.terminate()
                     raise
@@ -344,6 +348,21 @@ class _Planner:
 
         self.in_parallel(lay_out, missing, stage="final")
         return [(self.cache.get(keys[a.slug]), self.cache.part(keys[a.slug])) for a in articles]
+
+
+def _shown(items: list) -> str:
+    """Pieces of work as the progress line shows them: the article each sets (the first of a
+    group), by file and title when there is one, by file when there are several."""
+    articles = []
+    for item in items:
+        while isinstance(item, (list, tuple)) and item:
+            item = item[0]
+        item = getattr(item, "base", item)  # filling's need of an article
+        if isinstance(item, Article):
+            articles.append(item)
+    if len(articles) == 1:
+        return f"{articles[0].slug} {articles[0].title}"
+    return ", ".join(article.slug for article in articles)
 
 
 def _balanced(articles: list[Article], groups: int) -> list[list[Article]]:

@@ -1,0 +1,87 @@
+"""Columns laid out once: WeasyPrint's multi-column layout (layout/column.py) lays out the
+columns of a page to see how far the content goes, and then lays the same columns out again
+as the page's real columns. Here the second layout of a column is the first one, moved to its
+column: same box, same skip stack, same space, same flags give the same layout, so it is
+taken from a memo kept for one multi-column box. The first layout only measures (its boxes
+are read, then dropped), so the second takes its boxes as they are.
+
+A layout is memoized only when nothing in it registered itself with the layout context
+(footnotes, floats, absolute or running elements, boxes broken out of flow): reusing it must
+not miss a side effect the second layout would have had.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from functools import lru_cache
+
+import weasyprint.layout.block as block
+from weasyprint.formatting_structure import boxes
+
+# the memo of the multi-column box being laid out: key -> (column box laid out, the rest of the result)
+_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("column_memo", default=None)
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("column_memo_enabled", default=True)
+
+
+@contextmanager
+def disabled():
+    """Lay columns out as WeasyPrint does, twice (to compare the layouts with and without the memo)."""
+    token = _enabled.set(False)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+@lru_cache(maxsize=1)
+def install() -> None:
+    original_columns, original_block_box = block.columns_layout, block.block_box_layout
+
+    def columns_layout(*args, **kwargs):
+        token = _memo.set({} if _enabled.get() else None)
+        try:
+            return original_columns(*args, **kwargs)
+        finally:
+            _memo.reset(token)
+
+    def block_box_layout(context, box, bottom_space, skip_stack, containing_block, page_is_empty,
+                         absolute_boxes, fixed_boxes, adjoining_margins, first_letter_style, first_line_style,
+                         discard, max_lines):
+        memo = _memo.get()
+        if memo is None or not box.is_column or absolute_boxes or fixed_boxes or adjoining_margins:
+            return original_block_box(context, box, bottom_space, skip_stack, containing_block, page_is_empty,
+                                      absolute_boxes, fixed_boxes, adjoining_margins, first_letter_style,
+                                      first_line_style, discard, max_lines)
+        key = (tuple(map(id, box.children)), repr(skip_stack), bottom_space, page_is_empty, box.width,
+               box.position_y, id(containing_block), id(first_letter_style), id(first_line_style), discard, max_lines)
+        if key in memo:  # taken once: the layout that saw it first read it and let it go
+            laid_out, rest = memo.pop(key)
+            laid_out.translate(box.position_x - laid_out.position_x, 0)
+            return (laid_out, *rest)
+        token = _memo.set(None)  # the boxes inside the column are laid out as they come
+        try:
+            result = original_block_box(context, box, bottom_space, skip_stack, containing_block, page_is_empty,
+                                        absolute_boxes, fixed_boxes, adjoining_margins, first_letter_style,
+                                        first_line_style, discard, max_lines)
+        finally:
+            _memo.reset(token)
+        new_box = result[0]
+        if new_box is not None and not absolute_boxes and not fixed_boxes and _self_contained(context, new_box):
+            memo[key] = (new_box, result[1:])
+        return result
+
+    block.columns_layout, block.block_box_layout = columns_layout, block_box_layout
+
+
+def _self_contained(context, box) -> bool:
+    """Whether nothing in the laid-out `box` is known to the layout context."""
+    pending = [box]
+    while pending:
+        current = pending.pop()
+        if current.footnote or current.note or current in context.broken_out_of_flow or \
+                current in context.excluded_shapes or current.style["position"] in ("absolute", "fixed"):
+            return False
+        if isinstance(current, boxes.ParentBox):
+            pending.extend(current.children)
+    return True

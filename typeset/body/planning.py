@@ -433,15 +433,18 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     page ends, the rest set after the article planned on the continuation page (the host).
     When the host cannot take it, both are tightened together, step by step, which moves more
     of the text onto the source's pages. Any other article that overruns its pages is tightened
-    until it fits (each on its own: `run` maps the work over them, on the worker processes;
-    `keep` is told of the setting chosen). `needed` is updated to the pages each article then takes.
+    until it fits. Sources and hosts that share an article are fitted one after the other, the
+    rest each on its own (`run` maps the work over them, on the worker processes; `keep` is
+    told of the settings chosen). `needed` is updated to the pages each article then takes.
     """
     by_slug = {a.slug: a for a in articles}
-    changed = _fit_continuations(articles, by_slug, plan, needed, ranges, laid_out_alone, first, keep)
-    overrunning = [by_slug[a.slug] for a in articles if by_slug[a.slug].entry.pages and a.slug not in changed
-                   and ranges and needed[a.slug] > _available(by_slug[a.slug], plan)]
+    groups = _continuation_groups(articles, plan, needed)
+    in_groups = {article.slug for group in groups for pair in group for article in pair}
 
-    def tighten(article: Article):
+    def overruns(article: Article) -> bool:
+        return bool(article.entry.pages and ranges and needed[article.slug] > _available(article, plan))
+
+    def tighten(article: Article) -> dict[str, tuple[Article, int]]:
         def attempt(setting):
             tried = replace(article, fit=setting)
             pages_taken = laid_out_alone(tried).pages
@@ -450,14 +453,25 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
         guess = _guess(candidates, first[article.slug], article.fit, _available(article, plan))
         chosen = _first_fitting(candidates, attempt, guess)
-        if chosen is not None:
-            keep(chosen[0])
-        return chosen
+        if chosen is None:
+            return {article.slug: (article, needed[article.slug])}
+        keep(chosen[0])
+        return {article.slug: chosen}
 
-    for article, chosen in zip(overrunning, run(tighten, overrunning)):
-        if chosen is not None:
-            by_slug[article.slug], needed[article.slug] = chosen
-        changed.append(article.slug)
+    def continue_group(group: list[tuple[Article, Article]]) -> dict[str, tuple[Article, int]]:
+        fitted = _fit_continuations(group, dict(by_slug), plan, dict(needed), ranges, laid_out_alone, first, keep)
+        for source, host in group:  # a continuation that could not be set: each tightened alone
+            for article in (source, host):
+                if article.slug not in fitted and overruns(article):
+                    fitted.update(tighten(article))
+        return fitted
+
+    items = [*groups, *(a for a in articles if a.slug not in in_groups and overruns(a))]
+    changed: list[str] = []
+    for fitted in run(lambda item: continue_group(item) if isinstance(item, list) else tighten(item), items):
+        for slug, (article, pages) in fitted.items():
+            by_slug[slug], needed[slug] = article, pages
+            changed.append(slug)
     return [by_slug[a.slug] for a in articles], changed
 
 
@@ -466,20 +480,33 @@ def _available(article: Article, plan: _Plan) -> int:
     return article.entry.pages.last - plan.articles[article.slug][0] + 1
 
 
-def _fit_continuations(articles: list[Article], by_slug: dict[str, Article], plan: _Plan, needed: dict[str, int],
-                       ranges: Ranges, laid_out_alone, first: dict[str, Trial], keep) -> list[str]:
-    """Each overrunning article with `continued_on` cut and its rest set after the host, both
-    tightened together until the host takes it; the slugs of the articles changed."""
-    by_page = {folio: a.slug for a in articles if a.entry.pages
+def _continuation_groups(articles: list[Article], plan: _Plan, needed: dict[str, int]) -> list[list[tuple]]:
+    """(source, host) of each article with `continued_on` that overruns its pages, in reading
+    order, grouped where they share an article (a host taking two continuations, a host that is
+    a source too): a group is fitted in order, the groups each on its own."""
+    by_page = {folio: a for a in articles if a.entry.pages
                for folio in range(a.entry.pages.first, a.entry.pages.last + 1)}
-    changed: list[str] = []
+    groups: list[list[tuple]] = []
     for article in articles:
-        target = article.entry.continued_on
-        start, kept = plan.articles[article.slug]
-        host_slug = by_page.get(target)
-        if target is None or needed[article.slug] <= kept or host_slug is None:
+        host = by_page.get(article.entry.continued_on)
+        if host is None or needed[article.slug] <= plan.articles[article.slug][1]:
             continue
-        source, host = by_slug[article.slug], by_slug[host_slug]
+        joined = [g for g in groups if {article.slug, host.slug} & {a.slug for pair in g for a in pair}]
+        merged = [pair for g in joined for pair in g] + [(article, host)]
+        groups = [g for g in groups if g not in joined] + [sorted(merged, key=lambda pair: articles.index(pair[0]))]
+    return sorted(groups, key=lambda g: articles.index(g[0][0]))
+
+
+def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, Article], plan: _Plan,
+                       needed: dict[str, int], ranges: Ranges, laid_out_alone, first: dict[str, Trial],
+                       keep) -> dict[str, tuple[Article, int]]:
+    """Each source of `group` cut and its rest set after its host, both tightened together until
+    the host takes it: what changed, slug -> (article, pages it takes)."""
+    fitted: dict[str, tuple[Article, int]] = {}
+    for source_entry, host_entry in group:
+        target = source_entry.entry.continued_on
+        start, kept = plan.articles[source_entry.slug]
+        source, host = by_slug[source_entry.slug], by_slug[host_entry.slug]
         limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
 
         def attempt(setting, source=source, host=host, start=start, kept=kept, target=target):
@@ -502,8 +529,9 @@ def _fit_continuations(articles: list[Article], by_slug: dict[str, Article], pla
         by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
         keep(by_slug[host.slug])  # laid out by the attempt (the source, cut, is laid out to be printed)
         needed[source.slug] = kept
-        changed += [source.slug, host.slug]
-    return changed
+        fitted[source.slug] = (by_slug[source.slug], kept)
+        fitted[host.slug] = (by_slug[host.slug], needed[host.slug])
+    return fitted
 
 
 def _first_fitting(candidates: list, attempt, guess: int | None = None):

@@ -212,18 +212,21 @@ class _Planner:
         global _forked_work
         _forked_work = (self, work, items)
         count = min(self.jobs, len(items))
+        # the longest first, so no process is left alone with a long one at the end
+        order = sorted(range(len(items)), key=lambda index: -sum(len(a.body_html) for a in _articles_of(items[index])))
+        done: dict[int, tuple] = {}
         try:
             with current().step(stage, total=len(items)):
-                current().doing(_shown(items[:count]), done=0)
+                current().doing(_shown([items[i] for i in order[:count]]), done=0)
                 pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
                                                                 initargs=(font_folders(),))
                 try:
-                    done = []
-                    # the items go out in order, one to each free process: those after the ones
-                    # back are the ones being worked on (what the progress line shows)
-                    for result in pool.imap(_work_in_worker, range(len(items)), chunksize=1):
-                        done.append(result)
-                        current().doing(_shown(items[len(done):len(done) + count]), done=len(done))
+                    # the items go out in that order, one to each free process: those after the
+                    # ones back are the ones being worked on (what the progress line shows)
+                    for index, result in zip(order, pool.imap(_work_in_worker, order, chunksize=1)):
+                        done[index] = result
+                        current().doing(_shown([items[i] for i in order[len(done):len(done) + count]]),
+                                        done=len(done))
                 except BaseException:
                     pool.terminate()
                     raise
@@ -232,7 +235,8 @@ class _Planner:
         finally:
             _forked_work = None
         results = []
-        for result, trials, parts, used, anew in done:
+        for index in range(len(items)):  # merged in the items' order: the same cache whatever the timing
+            result, trials, parts, used, anew = done[index]
             self.cache.new.update(trials)
             self.cache.new_parts.update(parts)
             self.cache.used |= used
@@ -350,16 +354,21 @@ class _Planner:
         return [(self.cache.get(keys[a.slug]), self.cache.part(keys[a.slug])) for a in articles]
 
 
+def _articles_of(item) -> list[Article]:
+    """The articles a piece of work sets: an article, a group of them, pairs of them, filling's
+    need of one (with the fillers chosen)."""
+    item = getattr(item, "base", item)
+    if isinstance(item, Article):
+        return [item]
+    if isinstance(item, (list, tuple)):
+        return [article for part in item for article in _articles_of(part)]
+    return []
+
+
 def _shown(items: list) -> str:
     """Pieces of work as the progress line shows them: the article each sets (the first of a
     group), by file and title when there is one, by file when there are several."""
-    articles = []
-    for item in items:
-        while isinstance(item, (list, tuple)) and item:
-            item = item[0]
-        item = getattr(item, "base", item)  # filling's need of an article
-        if isinstance(item, Article):
-            articles.append(item)
+    articles = [found[0] for item in items if (found := _articles_of(item))]
     if len(articles) == 1:
         return f"{articles[0].slug} {articles[0].title}"
     return ", ".join(article.slug for article in articles)

@@ -38,6 +38,9 @@ def test_reference_titles_stand_on_their_planned_pages(reference_build):
         assert str(entry["planned"][0]) in page  # the folio
 
 
+ROLES = {"song", "hei", "kai", "title"}
+
+
 def test_reference_fonts_embedded_and_labels(reference_build):
     _, out = reference_build
     fonts = pdffonts(out / "issue.pdf")
@@ -46,6 +49,9 @@ def test_reference_fonts_embedded_and_labels(reference_build):
     # the body's roles (WeasyPrint names them after the role) and the same families on the covers
     # and contents (ReportLab names them after the font): no system fallback font crept in
     assert families <= {"song", "hei", "kai", "title", "NotoSerifCJKsc", "NotoSansCJKsc", "LXGWWenKai"}, families
+    # the body is linked from per-article parts: each of its faces embedded once, one subset
+    body = [f["name"].split("+")[1] for f in fonts if f["name"].split("+")[1].split("-")[0] in ROLES]
+    assert len(body) == len(set(body)) >= 5, body
     with pikepdf.open(out / "issue.pdf") as pdf:
         assert len(pdf.pages) == 52
         labels = dict(pikepdf.NumberTree(pdf.Root.PageLabels))

@@ -124,7 +124,7 @@ def _progress(quiet: bool, verbose: bool, machine_output: bool = False) -> Progr
 def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool,
           jobs: int | None) -> None:
     with _progress(quiet, verbose):
-        from .body.planning import use_workers
+        from .processes import use_workers
         from .build import Request
 
         with use_workers(jobs):
@@ -144,7 +144,7 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verb
 def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png: bool, spreads: bool,
           quiet: bool, verbose: bool, jobs: int | None) -> None:
     with _progress(quiet, verbose):
-        from .body.planning import use_workers
+        from .processes import use_workers
         from .build import ProofOptions, Request
 
         with use_workers(jobs):
@@ -163,7 +163,7 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
 def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verbose: bool, force: bool,
             jobs: int | None) -> None:
     with _progress(quiet, verbose):
-        from .body.planning import use_workers
+        from .processes import use_workers
         from .build import Request
 
         with use_workers(jobs):
@@ -180,7 +180,7 @@ def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool, jobs: int |
     diagnostics = Diagnostics()
     try:
         with _progress(False, verbose, machine_output=as_json):
-            from .body.planning import use_workers
+            from .processes import use_workers
             from .build import fit_issue
 
             with use_workers(jobs):

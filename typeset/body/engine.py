@@ -236,19 +236,8 @@ def _subset_fonts_in_parallel() -> None:
                     to_unicode = {**to_unicode, **file_font.to_unicode}
             jobs.append((font, to_unicode))
 
-        if _writing_part:
-            left_out = {id(font): font.file_content for font, _ in jobs if _can_leave_out(font)}
-            for font, _ in jobs:
-                if id(font) in left_out:
-                    font.file_content = _face_placeholder(font)
-                    font._typeset_subset = True
-            jobs = [(font, to_unicode) for font, to_unicode in jobs if id(font) not in left_out]
-            try:
-                return original_build(pdf, fonts, compress, subset, options)
-            finally:
-                for font in fonts.values():
-                    if id(font) in left_out:
-                        font.file_content, font._typeset_subset = left_out[id(font)], False
+        left_out = _leave_faces_out(jobs) if _writing_part else {}
+        jobs = [(font, to_unicode) for font, to_unicode in jobs if id(font) not in left_out]
 
         def run(job):
             font, to_unicode = job
@@ -271,6 +260,8 @@ def _subset_fonts_in_parallel() -> None:
         finally:
             for font, _ in jobs:  # a document's fonts live on: its next PDF subsets them anew
                 font._typeset_subset = False
+            for font, content in left_out.values():
+                font.file_content, font._typeset_subset = content, False
 
     pdf_fonts.Font.subset = subset_once
     weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
@@ -293,6 +284,17 @@ def write_part(document: weasyprint.Document, indexes: list[int]) -> bytes:
         return document.copy([document.pages[i] for i in indexes]).write_pdf()
     finally:
         _writing_part = False
+
+
+def _leave_faces_out(jobs: list) -> dict[int, tuple]:
+    """While a part is written: each face it may name instead of embedding gets its placeholder
+    for file content, and counts as subset. id(font) -> (font, its content), to put back."""
+    left_out = {}
+    for font, _to_unicode in jobs:
+        if _can_leave_out(font):
+            left_out[id(font)] = (font, font.file_content)
+            font.file_content, font._typeset_subset = _face_placeholder(font), True
+    return left_out
 
 
 def _can_leave_out(font) -> bool:

@@ -12,13 +12,12 @@ columns' (the space between lines and paragraphs inside the text never grows).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Callable
 
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, Setting, ladder, narrow, relative_length
+from ..inputs.copyfit import Ranges, Setting, first_reaching, ladder, narrow, relative_length
 from ..inputs.fillers import Filler, FillerPool
 from .layoutcache import Trial
 
@@ -97,9 +96,7 @@ class Filling:
 
     def excess(self, article: Article, trial: Trial) -> float:
         """Lines per column beyond the foot of the last planned page; negative: short of it."""
-        if self.fits(article, trial):
-            return -self.deficit(article, trial)
-        return trial.lines_beyond(self.available[article.slug])
+        return trial.beyond(self.available[article.slug])
 
     def _with_pinned(self, article: Article) -> tuple[Article, Trial]:
         pinned = self.pool.pinned.get(article.entry.file, [])
@@ -208,17 +205,8 @@ class _Search:
         the article as it stands (step -1) does not. The step `relative_length` points to is tried
         first, then its neighbour towards the boundary (two layouts when the guess is right);
         bisection from there."""
-        low = -1
-        probe = self._guess(value, threshold, low, high)
-        for step in itertools.count():
-            if high - low <= 1:
-                break
-            middle = probe if low < probe < high and step < 2 else (low + high) // 2
-            if value(middle) >= threshold:
-                high, probe = middle, middle - 1
-            else:
-                low, probe = middle, middle + 1
-        return high
+        return first_reaching(lambda step: value(step) >= threshold, -1, high,
+                              self._guess(value, threshold, -1, high))
 
     def _guess(self, value, threshold: float, low: int, high: int) -> int:
         """The step a text that grows as `relative_length` says would reach `threshold` at, from

@@ -58,6 +58,12 @@ class Trial:
         """Lines per column set after the first `pages` pages."""
         return sum(len(page) for page in self.placed[pages:]) / max(1, len(self.gaps))
 
+    def beyond(self, available: int) -> float:
+        """Lines a column beyond the foot of the last of `available` pages; negative: short of it."""
+        if self.pages > available:
+            return self.lines_beyond(available)
+        return -((available - self.pages) * self.page_lines + self.short)
+
     def lines_on(self, pages: int) -> list[tuple[str | None, int]]:
         return [line for page in self.placed[:pages] for line in page]
 
@@ -129,13 +135,15 @@ class LayoutCache:
             return None
         if key in self.new_parts:
             return self.new_parts[key]
-        path = self.folder / f"{key}.pdf" if self.folder is not None else None
+        if self.folder is None:
+            return None
+        path = self.folder / f"{key}.pdf"
         try:
-            data = path.read_bytes() if path is not None else None
+            data = path.read_bytes()
         except OSError:
             return None
-        if data is not None and hashlib.sha256(data).hexdigest() != trial.part:
-            note_damaged(path)
+        if hashlib.sha256(data).hexdigest() != trial.part:
+            note_damaged(path)  # laid out again; the build writes the part anew
             return None
         return data
 

@@ -196,40 +196,37 @@ def drop_fillers(page_box, drop: float, count: int) -> None:
     a margin of drop / count above each, less 0.005 px): the text above them does not move, so
     this is the layout WeasyPrint makes of the article with the drop, without laying it out."""
     share = round(drop / count - 0.005, 2)  # as the template writes it
-    fillers = []
-
-    def find(box):
-        element = getattr(box, "element", None)
-        if element is not None and element.get("data-filler") and isinstance(box, boxes.BlockBox):
-            fillers.append(box)
-            return
-        for child in getattr(box, "children", ()):
-            if not isinstance(child, boxes.MarginBox):
-                find(child)
-
-    find(page_box)
-    for number, filler in enumerate(fillers, start=1):
+    for number, filler in enumerate(_marked_blocks(page_box, "data-filler"), start=1):
         filler.translate(dy=number * share)
         filler.position_y -= share  # its margin box starts where the one above it ends
         filler.margin_top += share
+
+
+def _marked_blocks(page_box, attribute: str) -> list:
+    """The blocks of a page marked with `attribute` (those inside them not looked into), in order."""
+    found = []
+
+    def walk(box):
+        element = getattr(box, "element", None)
+        if element is not None and element.get(attribute) and isinstance(box, boxes.BlockBox):
+            found.append(box)
+            return
+        for child in getattr(box, "children", ()):
+            if not isinstance(child, boxes.MarginBox):
+                walk(child)
+
+    walk(page_box)
+    return found
 
 
 def block_heights(page_boxes, attribute: str) -> dict[str, float]:
     """The height (CSS px, margins included) of the blocks marked with `attribute`, by its value,
     summed over the pages: a filler's `data-filler`, a measured sample's `data-sample`."""
     found: dict[str, float] = {}
-
-    def walk(box):
-        element = getattr(box, "element", None)
-        if element is not None and element.get(attribute) and isinstance(box, boxes.BlockBox):
-            found[element.get(attribute)] = found.get(element.get(attribute), 0.0) + box.margin_height()
-            return
-        for child in getattr(box, "children", ()):
-            if not isinstance(child, boxes.MarginBox):
-                walk(child)
-
     for page_box in page_boxes:
-        walk(page_box)
+        for box in _marked_blocks(page_box, attribute):
+            value = box.element.get(attribute)
+            found[value] = found.get(value, 0.0) + box.margin_height()
     return found
 
 

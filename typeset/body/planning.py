@@ -10,12 +10,8 @@ are dropped (overset) and measured.
 
 from __future__ import annotations
 
-import contextvars
-import itertools
 import multiprocessing
 import multiprocessing.util
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -24,12 +20,13 @@ import weasyprint
 
 from ..diagnostics import Diagnostics
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, load_ranges, narrow, relative_length, tightening
+from ..inputs.copyfit import Ranges, first_reaching, load_ranges, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
 from ..pdf.link import face_files, link
+from ..processes import workers
 from ..progress import current, silence
 from .continuation import split_article
 from .engine import Engine, font_folders, remove_font_folders, write_part
@@ -120,21 +117,19 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
         plan = _plan(manifest, articles, needed)
         planner.held.clear()
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
+    passes = 1
     if parts:
         printed = planner.printed(articles, planned_starts)
         laid_out = {a.slug: found for a, (found, _part) in zip(articles, printed)}
-        document, passes = None, 1
     else:
-        passes = 1
         if document is None or planned_starts != starts or fitted:
             with current().step("final", total=len(articles)):
                 document = planner.engine.render(articles, planned_starts)
             passes = 2
         indexes = {a.slug: planner.engine.pages_of(document, a) for a in articles}
         laid_out = {a.slug: trial(document, indexes[a.slug], columns_of(a)) for a in articles}
-    if passes == 2 or parts:
-        needed = {a.slug: max(1, laid_out[a.slug].pages) for a in articles}
-        plan = _plan(manifest, articles, needed)
+    needed = {a.slug: max(1, laid_out[a.slug].pages) for a in articles}
+    plan = _plan(manifest, articles, needed)
     fits = _measure_all(articles, laid_out, plan, needed)
     _measure_continuations(laid_out, fits)
     anew = [a.slug for a in articles if a.slug in planner.planned_anew]
@@ -171,26 +166,6 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
 
 
 HELD_PER_ARTICLE = 3
-_workers: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers", default=None)
-
-
-def workers() -> int:
-    """The processes a layout may use: as set by `use_workers` (`-j N`), else one per core."""
-    chosen = _workers.get()
-    if chosen is not None:
-        return chosen
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@contextmanager
-def use_workers(count: int | None):
-    token = _workers.set(count if count is None else max(1, count))
-    try:
-        yield
-    finally:
-        _workers.reset(token)
-
-
 class _Planner:
     """Layouts for planning: each article's trial from the cache, or laid out and remembered.
 
@@ -202,7 +177,6 @@ class _Planner:
         self.engine, self.cache, self.remember, self.jobs = engine, cache, remember, max(1, jobs)
         self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
         self.held: dict[str, tuple] = {}  # key -> (document, page indexes) laid out by the work in hand
-        self.starts: dict[str, int | None] = {}  # slug -> the folio it was last laid out from
 
     def in_parallel(self, work, items: list, stage: str = "layout") -> list:
         """`[work(item) for item in items]`, on the worker processes when there are several.
@@ -290,7 +264,6 @@ class _Planner:
                     else Trial(len(indexes), [])
                 if self.remember:
                     self.cache.put(keys[article.slug], first[article.slug])
-                    self.starts[article.slug] = starts[article.slug]
                     if self.likely_kept(article, first[article.slug]):
                         self._hold(keys[article.slug], article.slug, laid_out, indexes)
                         self._write_part(keys[article.slug])
@@ -335,7 +308,6 @@ class _Planner:
         found = trial(document, indexes, columns_of(article))
         self.cache.put(trial_key, found)
         self.planned_anew.add(article.slug)
-        self.starts[article.slug] = start
         self._hold(trial_key, article.slug, document, indexes)
         return found
 
@@ -343,15 +315,16 @@ class _Planner:
         """Each article's layout from its planned folio with its PDF part: from the cache, or
         laid out now (on the worker processes) where planning kept no part of it."""
         keys = {a.slug: self.key(a, starts[a.slug]) for a in articles}
-        missing = [a for a in articles if self.cache.part(keys[a.slug]) is None]
+        parts = {a.slug: self.cache.part(keys[a.slug]) for a in articles}
+        missing = [a for a in articles if parts[a.slug] is None]
 
         def lay_out(article: Article) -> None:
             self._lay_out_alone(article, starts[article.slug], keys[article.slug], "final")
             self._write_part(keys[article.slug])
-            self.held.clear()
 
         self.in_parallel(lay_out, missing, stage="final")
-        return [(self.cache.get(keys[a.slug]), self.cache.part(keys[a.slug])) for a in articles]
+        return [(self.cache.get(keys[a.slug]), parts[a.slug] or self.cache.new_parts[keys[a.slug]])
+                for a in articles]
 
 
 def _articles_of(item) -> list[Article]:
@@ -561,17 +534,8 @@ def _first_fitting(candidates: list, attempt, guess: int | None = None):
             tried[index] = attempt(candidates[index])
         return tried[index][0]
 
-    low, high = -1, len(candidates)  # the last that does not fit, the first that does (or past the end)
-    probe = guess if guess is not None else 0
-    for step in itertools.count():
-        if high - low <= 1:
-            break
-        middle = probe if low < probe < high and step < 2 else (low + high) // 2
-        if fits(middle):
-            high, probe = middle, middle - 1
-        else:
-            low, probe = middle, middle + 1
-    return tried[high][1] if high < len(candidates) else tried[len(candidates) - 1][1]
+    first = first_reaching(fits, -1, len(candidates), guess if guess is not None else 0)
+    return tried[min(first, len(candidates) - 1)][1]  # none fits: the tightest's
 
 
 def _guess(candidates: list, laid_out: Trial, current, available: int) -> int:
@@ -604,9 +568,7 @@ def _continuation_guess(candidates: list, source: tuple[Article, Trial, int], ho
 def _length(laid_out: Trial, available: int) -> float:
     """How long an article laid out as `laid_out` is, in body lines a column, `available` pages
     being planned for it."""
-    if laid_out.pages > available:
-        return available * laid_out.page_lines + laid_out.lines_beyond(available)
-    return laid_out.pages * laid_out.page_lines - laid_out.short
+    return available * laid_out.page_lines + laid_out.beyond(available)
 
 
 @dataclass

@@ -12,6 +12,7 @@ picks the same settings.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import yaml
@@ -150,6 +151,23 @@ def ladder(ranges: Ranges, has_photo: bool) -> list[Setting]:
     """Every setting copyfitting may choose, from the tightest to the loosest, the house style
     (`Setting()`) among them: each is at least as long as the one before it."""
     return [*reversed(tightening(ranges, has_photo)), Setting(), *loosening(ranges)]
+
+
+def first_reaching(reaches, low: int, high: int, guess: int) -> int:
+    """The first index in (low, high] where `reaches(index)` holds, given that it does not hold
+    at `low` and, going up, never stops holding once it does (`high` is taken to hold). The
+    `guess` is tried first, then its neighbour towards the boundary (two calls when the guess
+    is right); bisection from there. Copyfitting's searches call it with a layout per call."""
+    probe = guess
+    for step in itertools.count():
+        if high - low <= 1:
+            return high
+        middle = probe if low < probe < high and step < 2 else (low + high) // 2
+        if reaches(middle):
+            high, probe = middle, middle - 1
+        else:
+            low, probe = middle, middle + 1
+
 
 def relative_length(setting: Setting | None) -> float:
     """Roughly how long an article set with `setting` is, the house style's length being 1: what

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +25,7 @@ from PIL import Image, ImageMath
 from ..diagnostics import Diagnostic, Diagnostics
 from ..i18n import _
 from ..inputs.cjk import display_width
+from ..processes import workers
 from .overprint import ColourState, after
 
 MIN_BLEED_MM = 3.0
@@ -194,7 +194,7 @@ def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport, known: dict[str, int])
 
 def _separate(pdf: pikepdf.Pdf, numbers: list[int], report: PreflightReport) -> list[int] | None:
     """The peak total ink (%) of the pages `numbers` (1-based), rendered by Ghostscript, the pages
-    shared out among one process a core; None (and a finding) when it cannot."""
+    shared out among the processes a build may use (`-j N`); None (and a finding) when it cannot."""
     gs = shutil.which("gs")
     if gs is None:
         report.findings.append(_finding("warning", "ink", None,
@@ -203,8 +203,8 @@ def _separate(pdf: pikepdf.Pdf, numbers: list[int], report: PreflightReport) -> 
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "input.pdf"
         _without_font_programs(pdf, source)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        shares = [numbers[i::cores] for i in range(min(cores, len(numbers)))]
+        processes_wanted = workers()
+        shares = [numbers[i::processes_wanted] for i in range(min(processes_wanted, len(numbers)))]
         processes = [subprocess.Popen([gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox",
                                        "-sDEVICE=tiff32nc", f"-r{INK_DPI}", "-sPageList=" + ",".join(map(str, share)),
                                        f"-sOutputFile={folder}/{index}-%04d.tif", str(source)],

@@ -104,18 +104,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
     first, document = planner.first_trials(articles, starts)
     needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
-    plan = _plan(manifest, articles, needed)
     ranges = load_ranges(house, diagnostics) if fitting else {}
-    articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
-                            first, partial(planner.in_parallel, stage="fit"),
-                            lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
-    plan = _plan(manifest, articles, needed)
-    planner.held.clear()  # what copyfitting settled on has its part
-    if fitting:
-        articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
-        fitted += filled
-        plan = _plan(manifest, articles, needed)
-        planner.held.clear()
+    articles, plan, fitted = _fit_and_fill(planner, manifest, articles, first, needed, ranges, fillers, fitting)
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
     passes = 1
     if parts:
@@ -139,6 +129,24 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
                           faces=face_files(list(font_files(fonts))))
     final = document.copy([document.pages[i] for a, fit in zip(articles, fits) for i in indexes[a.slug][:fit.pages_kept]])
     return BodyLayout(final, plan.slots, fits, passes, anew)
+
+
+def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article], first: dict[str, Trial],
+                  needed: dict[str, int], ranges: Ranges, fillers: FillerPool | None, filling: bool):
+    """Copyfitting, then (with `filling`) loosening and fillers: (the articles as they are to be
+    printed, the plan, the slugs changed); `needed` updated."""
+    plan = _plan(manifest, articles, needed)
+    articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
+                            first, partial(planner.in_parallel, stage="fit"),
+                            lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
+    plan = _plan(manifest, articles, needed)
+    planner.held.clear()  # what copyfitting settled on has its part
+    if filling:
+        articles, filled = _fill(planner, articles, plan, needed, ranges, fillers, fitted)
+        fitted += filled
+        plan = _plan(manifest, articles, needed)
+        planner.held.clear()
+    return articles, plan, fitted
 
 
 def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,

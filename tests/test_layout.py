@@ -153,3 +153,28 @@ def test_columns_are_laid_out_once_as_weasyprint_lays_them_out_twice(tmp_path):
         without, _ = layout_of(root)
     signatures = [[page_signature(page) for page in body.document.pages] for body in (with_memo, without)]
     assert len(signatures[0]) == 3 and signatures[0] == signatures[1]
+
+
+def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
+    """body/stylesheets.py: a second document with the same <style> takes the parsed stylesheet,
+    its @page rules included; a stylesheet WeasyPrint warns about is parsed every time."""
+    import weasyprint
+
+    from typeset.body import stylesheets
+    from typeset.body.engine import install_extensions
+
+    install_extensions()
+    house = "@page { size: 100mm 150mm; margin: 10mm } p { font-size: 20px; color: rgb(0, 128, 0) }"
+    html = f"<style>{house}</style><style>@page {{ margin-left: 20mm }}</style><p>一</p>"
+    pages = []
+    for _ in range(2):
+        document = weasyprint.HTML(string=html).render()
+        page = document.pages[0]._page_box
+        pages.append((document.pages[0].width, document.pages[0].height, page.margin_left, page_signature(document.pages[0])))
+    assert pages[0] == pages[1]
+    assert round(pages[1][0] * 25.4 / 96) == 100 and round(pages[1][2] * 25.4 / 96) == 20
+    assert any(key[0] == house for key in stylesheets._kept)
+
+    warned = "p { colour: red }"
+    weasyprint.HTML(string=f"<style>{warned}</style><p>一</p>").render()
+    assert not any(key[0] == warned for key in stylesheets._kept)

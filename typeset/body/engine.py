@@ -41,7 +41,7 @@ from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
 from ..progress import current
 from ..store import Inputs, digest, ensure, user_cache
-from . import columns, heads, justify, pushin
+from . import columns, heads, justify, pushin, stylesheets
 from .html import ArticleBlock, render_html
 from .layoutcache import font_files
 from .measure import block_heights
@@ -99,6 +99,7 @@ def install_extensions() -> None:
     pushin.install()
     heads.install()
     columns.install()
+    stylesheets.install()
     _subset_fonts_in_parallel()
     _report_pages()
     _photos_named_by_content()

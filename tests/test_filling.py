@@ -197,3 +197,55 @@ def test_reference_issue_pages_are_full(reference_build):
 def test_demo_issue_pages_are_full(demo_build):
     report = _check_full_pages(demo_build, DEMO)
     assert [f for entry in report["articles"] for f in entry["fillers"]]
+
+
+def test_the_loosening_search_chooses_what_trying_every_step_would_and_lays_out_the_base_only_when_it_comes_to_it():
+    """filling._Search against its definition (the smallest step nearest the foot without running
+    over; the loosest that fits when the loosest runs over), on made-up lengths that grow up the
+    ladder: the guess and the article left unlaid (`trial=None`) change the layouts, never the choice."""
+    import random
+    from dataclasses import dataclass, field, replace
+
+    from typeset.body.filling import Filling, _looser_settings, _Search
+    from typeset.body.layoutcache import Trial
+    from typeset.inputs.fillers import FillerPool
+
+    @dataclass(frozen=True)
+    class Made:
+        slug: str = "a"
+        fit: Setting | None = None
+        fit_limits: dict = field(default_factory=dict)
+        figures: tuple = ()
+        fillers: tuple = ()
+
+    def trial_of(lines: int) -> Trial:  # two columns of 40 lines of 10 px a page
+        pages = max(1, -(-lines // 40))
+        placed = [[(None, 20)] * (2 * min(40, lines - 40 * page)) for page in range(pages)]
+        return Trial(pages, placed, [10.0 * (40 * pages - lines)] * 2, 10.0, 400.0)
+
+    rng = random.Random(5)
+    steps = _looser_settings(HOUSE, Made())
+    for case in range(300):
+        lengths = sorted(rng.randint(60, 170) for _ in range(len(steps) + 1))  # the article, then each step
+        length_of = {None: lengths[0], **{s: n for s, n in zip(steps, lengths[1:])}}
+        laid_out: list = []
+
+        def alone(made):
+            laid_out.append(made.fit)
+            return trial_of(length_of[made.fit])
+
+        filling = Filling(HOUSE, FillerPool([], {}, set()), {"a": 3}, alone, lambda fillers: {})
+        trials = [trial_of(n) for n in lengths]
+        deficits = [filling.deficit(Made(), t) for t in trials]
+        if trials[-1].pages <= 3:
+            expected = 0 if deficits[-1] >= deficits[0] else next(i for i, d in enumerate(deficits) if d <= deficits[-1])
+        else:
+            expected = next(i for i, t in enumerate(trials) if t.pages > 3) - 1
+        for known in (True, False):
+            laid_out.clear()
+            made, trial = _Search(filling, Made(), trials[0] if known else None,
+                                  estimate=rng.uniform(-80, 10)).nearest_foot()
+            assert (made.fit, trial.pages, trial.gaps) == ((None, *steps)[expected], trials[expected].pages,
+                                                          trials[expected].gaps), (case, known, lengths)
+            assert len(laid_out) == len(set(laid_out))  # each step at most once
+            assert None not in laid_out or (not known and expected <= 1), (case, lengths, laid_out)

@@ -45,6 +45,7 @@ class Filling:
                  keep: Callable[[Article], None] = lambda article: None):
         self.ranges, self.pool, self.available = ranges, pool, available
         self.laid_out_alone, self.measure_fillers, self.keep = laid_out_alone, measure_fillers, keep
+        self.heights: dict[str, float] = {}  # of the fillers in the pool, once measured
 
     def fill(self, articles: list[Article], skip: set[str], run=None) -> tuple[list[Article], list[str]]:
         """The articles with their loosening and fillers; the slugs of those changed. `run(work,
@@ -112,7 +113,7 @@ class Filling:
         The choices are made in order, each from what the ones before left; their layouts run
         side by side, and whatever an article gives back (a filler that did not fit) makes the
         articles after it choose again: the outcome is the one-after-another outcome."""
-        heights = self.measure_fillers(self.pool.free)
+        heights = self.heights = self.measure_fillers(self.pool.free)
         pool = [f for f in self.pool.free if heights.get(f.slug)]
         pending = sorted(needs, key=lambda need: -self.available[need.base.slug])  # longest first, else in order
         while pending:
@@ -139,13 +140,17 @@ class Filling:
 
     def _fill_with(self, planned: tuple[_Need, list[Filler]]) -> Article | None:
         """The article with the fillers chosen (one fewer while they do not fit), loosened to close the
-        rest; None when they leave it further from the foot than loosening alone."""
+        rest; None when they leave it further from the foot than loosening alone.
+
+        The article with the fillers at its own setting is laid out only when the search comes
+        down to it: where a looser setting fits, so does it (the ladder only lengthens)."""
         need, chosen = planned
         while chosen:
             with_fillers = replace(need.base, fillers=chosen)
-            trial = self.laid_out_alone(with_fillers)
-            if self.fits(with_fillers, trial):
-                filled = _Search(self, with_fillers, trial).nearest_foot()
+            filler_lines = sum(self.heights.get(f.slug, 0.0) for f in chosen) / need.base_trial.pitch
+            search = _Search(self, with_fillers, None, estimate=self.excess(need.base, need.base_trial) + filler_lines)
+            filled = search.nearest_foot()
+            if self.fits(*filled):
                 # as near as loosening alone is better: the space left is shared out above the
                 # fillers (_at_foot), where loosening alone leaves it as a hole under the text
                 if self.deficit(*filled) > self.deficit(*need.loosest):
@@ -168,16 +173,20 @@ class _Search:
     """Loosening one article: the settings above its own, each laid out at most once.
 
     The first probe goes where `relative_length` says the boundary is, the next to its neighbour:
-    two layouts when the guess is right, and what bisection would choose in any case."""
+    two layouts when the guess is right, and what bisection would choose in any case. Without
+    its `trial`, the article at its own setting is laid out only when the search comes down to
+    it; `estimate` (its lines a column beyond the foot) stands in for it in the guess."""
 
-    def __init__(self, filling: Filling, article: Article, trial: Trial):
-        self.filling, self.article, self.trial = filling, article, trial
+    def __init__(self, filling: Filling, article: Article, trial: Trial | None, estimate: float = 0.0):
+        self.filling, self.article, self._trial, self.estimate = filling, article, trial, estimate
         self.steps = _looser_settings(filling.ranges, article)
         self.tried: dict[int, tuple[Article, Trial]] = {}
 
     def at(self, index: int) -> tuple[Article, Trial]:
         if index < 0:
-            return self.article, self.trial
+            if self._trial is None:
+                self._trial = self.filling.laid_out_alone(self.article)
+            return self.article, self._trial
         if index not in self.tried:
             setting = self.steps[index]
             loosened = replace(self.article, fit=None if setting == Setting() else setting)
@@ -191,13 +200,16 @@ class _Search:
         """The smallest step that brings the article nearest the foot without running over."""
         last = len(self.steps) - 1
         if last < 0:
-            return self.article, self.trial
+            return self.at(-1)
         filling = self.filling
         if filling.fits(*self.at(last)):
             target = filling.deficit(*self.at(last))
-            if target >= filling.deficit(self.article, self.trial):
-                return self.article, self.trial  # loosening does not bring it nearer
-            return self.at(self._first(lambda i: -filling.deficit(*self.at(i)), -target, last))
+            if self._trial is not None and target >= filling.deficit(self.article, self._trial):
+                return self.at(-1)  # loosening does not bring it nearer
+            step = self._first(lambda i: -filling.deficit(*self.at(i)), -target, last)
+            if step == 0 and filling.deficit(*self.at(-1)) <= target:
+                return self.at(-1)
+            return self.at(step)
         return self.at(self._first(lambda i: filling.excess(*self.at(i)), 1e-9, last) - 1)
 
     def _first(self, value, threshold: float, high: int) -> int:
@@ -211,8 +223,10 @@ class _Search:
     def _guess(self, value, threshold: float, low: int, high: int) -> int:
         """The step a text that grows as `relative_length` says would reach `threshold` at, from
         `value(low)`: values are lines a column beyond the foot (negative: short of it)."""
-        capacity = self.filling.available[self.article.slug] * self.trial.page_lines
-        base, start = value(low), relative_length(self.article.fit)
+        known = self._trial if self._trial is not None else self.at(high)[1]
+        capacity = self.filling.available[self.article.slug] * known.page_lines
+        base = value(low) if self._trial is not None else self.estimate
+        start = relative_length(self.article.fit)
         for index in range(low + 1, high):
             if base + (capacity + base) * (relative_length(self.steps[index]) / start - 1) >= threshold:
                 return index

@@ -204,7 +204,7 @@ def test_the_loosening_search_chooses_what_trying_every_step_would_and_lays_out_
     over; the loosest that fits when the loosest runs over), on made-up lengths that grow up the
     ladder: the guess and the article left unlaid (`trial=None`) change the layouts, never the choice."""
     import random
-    from dataclasses import dataclass, field, replace
+    from dataclasses import dataclass, field
 
     from typeset.body.filling import Filling, _looser_settings, _Search
     from typeset.body.layoutcache import Trial

@@ -18,7 +18,7 @@ from typeset.body.continuation import (
     top_level_blocks,
     visible_length,
 )
-from typeset.inputs.copyfit import Setting, narrow, parse_range, tightening
+from typeset.inputs.copyfit import Setting, first_reaching, model_guess, narrow, parse_range, tightening
 from typeset.pdf.audit import page_lines
 
 HOUSE = {"leading": (-0.15, 0.10), "tracking": (-0.03, 0.03), "size": (-0.5, 0.5), "photo_scale": (0.6, 1.0)}
@@ -77,6 +77,35 @@ def test_setting_css_and_description():
     setting = Setting(leading=-0.1, photo_scale=0.7)
     assert setting.css() == "--fit-leading: -0.1em; --fit-tracking: 0em; --fit-size: 0pt; --fit-photo: 0.7"
     assert setting.describe() == "leading -0.1em, photo_scale 0.7"
+
+
+def test_the_searches_find_the_first_step_that_reaches_whatever_the_model_guesses():
+    """copyfit.first_reaching: the index trying every step in order finds, each probed once; a
+    model that is right settles it in two probes."""
+    import random
+
+    rng = random.Random(3)
+    for case in range(500):
+        steps = rng.randint(1, 12)
+        values = sorted(rng.uniform(-30, 30) for _ in range(steps))  # lines beyond the foot, growing
+        expected = next((i for i, v in enumerate(values) if v >= 0), steps)
+        error = rng.choice([0.0, rng.uniform(-3, 3), rng.uniform(-40, 40)])
+        skew = rng.choice([1.0, rng.uniform(0.3, 3)])
+        for guess in (rng.randint(-3, steps + 2), "model"):
+            probed: list[int] = []
+            measured: dict[int, float] = {}
+
+            def reaches(index):
+                probed.append(index)
+                measured[index] = values[index]
+                return values[index] >= 0
+
+            if guess == "model":
+                guess = model_guess(lambda i: values[i] * skew + error, lambda v: v >= 0, measured)
+            assert first_reaching(reaches, -1, steps, guess) == expected, (case, values, guess)
+            assert len(probed) == len(set(probed)) and len(probed) <= 2 + steps.bit_length()
+            if callable(guess) and error == 0 and 0 < expected < steps:
+                assert len(probed) == 2, (case, values, skew, probed)
 
 
 def test_reference_issue_fits_its_plan(reference_build):

@@ -17,7 +17,7 @@ from itertools import combinations
 from typing import Callable
 
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, Setting, first_reaching, ladder, narrow, relative_length
+from ..inputs.copyfit import Ranges, Setting, first_reaching, ladder, model_guess, narrow, relative_length
 from ..inputs.fillers import Filler, FillerPool
 from .layoutcache import Trial
 
@@ -172,8 +172,8 @@ class Filling:
 class _Search:
     """Loosening one article: the settings above its own, each laid out at most once.
 
-    The first probe goes where `relative_length` says the boundary is, the next to its neighbour:
-    two layouts when the guess is right, and what bisection would choose in any case. Without
+    The first probes go where `relative_length` says the boundary is: two layouts when the guess
+    is right, and what bisection would choose in any case. Without
     its `trial`, the article at its own setting is laid out only when the search comes down to
     it; `estimate` (its lines a column beyond the foot) stands in for it in the guess."""
 
@@ -214,23 +214,25 @@ class _Search:
 
     def _first(self, value, threshold: float, high: int) -> int:
         """The first step whose `value` (growing up the ladder) reaches `threshold`; `high` does,
-        the article as it stands (step -1) does not. The step `relative_length` points to is tried
-        first, then its neighbour towards the boundary (two layouts when the guess is right);
+        the article as it stands (step -1) does not. The first probes go where `relative_length`,
+        corrected by the last step laid out, says the boundary is (two layouts when it is right);
         bisection from there."""
-        return first_reaching(lambda step: value(step) >= threshold, -1, high,
-                              self._guess(value, threshold, -1, high))
+        measured = {step: value(step) for step in self.tried}  # the loosest at least, to correct the model
 
-    def _guess(self, value, threshold: float, low: int, high: int) -> int:
-        """The step a text that grows as `relative_length` says would reach `threshold` at, from
-        `value(low)`: values are lines a column beyond the foot (negative: short of it)."""
-        known = self._trial if self._trial is not None else self.at(high)[1]
+        def reaches(step: int) -> bool:
+            measured[step] = value(step)
+            return measured[step] >= threshold
+
+        return first_reaching(reaches, -1, high, model_guess(self._estimate(value), lambda v: v >= threshold, measured))
+
+    def _estimate(self, value):
+        """The `value` (lines a column beyond the foot; negative: short of it) of each step for a
+        text that grows as `relative_length` says, from the article as it stands."""
+        known = self._trial if self._trial is not None else self.at(len(self.steps) - 1)[1]
         capacity = self.filling.available[self.article.slug] * known.page_lines
-        base = value(low) if self._trial is not None else self.estimate
+        base = value(-1) if self._trial is not None else self.estimate
         start = relative_length(self.article.fit)
-        for index in range(low + 1, high):
-            if base + (capacity + base) * (relative_length(self.steps[index]) / start - 1) >= threshold:
-                return index
-        return high - 1
+        return lambda step: base + (capacity + base) * (relative_length(self.steps[step]) / start - 1)
 
 
 def _looser_settings(ranges: Ranges, article: Article) -> list[Setting]:

@@ -20,7 +20,7 @@ import weasyprint
 
 from ..diagnostics import Diagnostics
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, first_reaching, load_ranges, narrow, relative_length, tightening
+from ..inputs.copyfit import Ranges, first_reaching, load_ranges, model_guess, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
@@ -435,14 +435,17 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         return bool(article.entry.pages and ranges and needed[article.slug] > _available(article, plan))
 
     def tighten(article: Article) -> dict[str, tuple[Article, int]]:
+        candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
+        available, measured = _available(article, plan), {}
+
         def attempt(setting):
             tried = replace(article, fit=setting)
-            pages_taken = laid_out_alone(tried).pages
-            return pages_taken <= _available(article, plan), (tried, pages_taken)
+            laid_out = laid_out_alone(tried)
+            measured[candidates.index(setting)] = laid_out.beyond(available)
+            return laid_out.pages <= available, (tried, laid_out.pages)
 
-        candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
-        guess = _guess(candidates, first[article.slug], article.fit, _available(article, plan))
-        chosen = _first_fitting(candidates, attempt, guess)
+        estimate = _estimate(candidates, first[article.slug], article.fit, available)
+        chosen = _first_fitting(candidates, attempt, model_guess(estimate, lambda beyond: beyond <= 0, measured))
         if chosen is None:
             return {article.slug: (article, needed[article.slug])}
         keep(chosen[0])
@@ -499,7 +502,10 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
         source, host = by_slug[source_entry.slug], by_slug[host_entry.slug]
         limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
 
-        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target):
+        available, measured = _available(host, plan), {}
+
+        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target, available=available,
+                    measured=measured):
             trial_source = replace(source, fit=setting) if setting else source
             source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source)
             result = split_article(trial_source, source_trial.lines_on(kept), target, start + kept - 1)
@@ -508,12 +514,14 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
             shortened, continuation = result
             trial_host = replace(host, continued_here=[*host.continued_here, continuation],
                                  fit=setting if setting else host.fit)
-            host_pages = laid_out_alone(trial_host).pages
-            return host_pages <= _available(host, plan), (shortened, trial_host, host_pages)
+            host_trial = laid_out_alone(trial_host)
+            measured[candidates.index(setting)] = host_trial.beyond(available)
+            return host_trial.pages <= available, (shortened, trial_host, host_trial.pages)
 
         candidates = [None, *tightening(limits, False)] if ranges else [None]
-        chosen = _first_fitting(candidates, attempt, _continuation_guess(
-            candidates, (source, first[source.slug], kept), (host, first[host.slug], _available(host, plan))))
+        estimate = _continuation_estimate(candidates, (source, first[source.slug], kept),
+                                          (host, first[host.slug], available))
+        chosen = _first_fitting(candidates, attempt, model_guess(estimate, lambda beyond: beyond <= 0, measured))
         if chosen is None:
             continue
         by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
@@ -524,14 +532,14 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
     return fitted
 
 
-def _first_fitting(candidates: list, attempt, guess: int | None = None):
+def _first_fitting(candidates: list, attempt, guess):
     """The payload of the first candidate that fits, the candidates running from the smallest
     change to the largest; the tightest one's when none fits.
 
     Each candidate is at least as tight as the one before it, so what fits is a suffix of the
-    list. The search tries the `guess` first and then its neighbour towards the boundary, which
-    settles it in two layouts when the guess is right; it bisects from there. It picks exactly
-    what trying the candidates in order would.
+    list. The search starts from the `guess` (`first_reaching`), which settles it in two layouts
+    when the guess is right; it bisects from there. It picks exactly what trying the candidates
+    in order would.
     """
     if not candidates:
         return None
@@ -542,35 +550,33 @@ def _first_fitting(candidates: list, attempt, guess: int | None = None):
             tried[index] = attempt(candidates[index])
         return tried[index][0]
 
-    first = first_reaching(fits, -1, len(candidates), guess if guess is not None else 0)
+    first = first_reaching(fits, -1, len(candidates), guess)
     return tried[min(first, len(candidates) - 1)][1]  # none fits: the tightest's
 
 
-def _guess(candidates: list, laid_out: Trial, current, available: int) -> int:
-    """The first of `candidates` (settings) that `relative_length` says brings the article, laid
-    out as `laid_out` with the setting `current`, onto `available` pages."""
+def _estimate(candidates: list, laid_out: Trial, current, available: int):
+    """Lines a column the article, laid out as `laid_out` with the setting `current`, would set
+    beyond the foot of its `available` pages with each of `candidates` (settings), as
+    `relative_length` has it."""
     length, capacity = _length(laid_out, available), available * laid_out.page_lines
-    for index, setting in enumerate(candidates):
-        if length * relative_length(setting) / relative_length(current) <= capacity:
-            return index
-    return len(candidates) - 1
+    return lambda index: length * relative_length(candidates[index]) / relative_length(current) - capacity
 
 
-def _continuation_guess(candidates: list, source: tuple[Article, Trial, int], host: tuple[Article, Trial, int]) -> int:
-    """The first of `candidates` (settings of both, None: each as it is) that `relative_length`
-    says lets the host (article, layout, pages available) take what the source (article, layout,
-    pages kept) sets beyond its pages."""
+def _continuation_estimate(candidates: list, source: tuple[Article, Trial, int], host: tuple[Article, Trial, int]):
+    """Lines a column the host (article, layout, pages available) would set beyond the foot of
+    its pages with each of `candidates` (settings of both, None: each as it is), taking what the
+    source (article, layout, pages kept) sets beyond its pages, as `relative_length` has it."""
     (source_article, source_trial, kept), (host_article, host_trial, available) = source, host
 
     def ratio(article: Article, setting) -> float:
         return relative_length(setting or article.fit) / relative_length(article.fit)
 
-    for index, setting in enumerate(candidates):
+    def estimate(index: int) -> float:
+        setting = candidates[index]
         beyond = _length(source_trial, kept) * ratio(source_article, setting) - kept * source_trial.page_lines
-        if _length(host_trial, available) * ratio(host_article, setting) + max(0.0, beyond) \
-                <= available * host_trial.page_lines:
-            return index
-    return len(candidates) - 1
+        return _length(host_trial, available) * ratio(host_article, setting) + max(0.0, beyond) \
+            - available * host_trial.page_lines
+    return estimate
 
 
 def _length(laid_out: Trial, available: int) -> float:

@@ -153,20 +153,37 @@ def ladder(ranges: Ranges, has_photo: bool) -> list[Setting]:
     return [*reversed(tightening(ranges, has_photo)), Setting(), *loosening(ranges)]
 
 
-def first_reaching(reaches, low: int, high: int, guess: int) -> int:
+def first_reaching(reaches, low: int, high: int, guess) -> int:
     """The first index in (low, high] where `reaches(index)` holds, given that it does not hold
     at `low` and, going up, never stops holding once it does (`high` is taken to hold). The
-    `guess` is tried first, then its neighbour towards the boundary (two calls when the guess
-    is right); bisection from there. Copyfitting's searches call it with a layout per call."""
-    probe = guess
+    `guess` (an index, or a function of (low, high) giving one: `model_guess`) is tried first,
+    then its neighbour below when it holds (two calls when the guess is right); when it does not,
+    the index above it, or what a function guess, corrected by the probe, gives. Bisection from
+    there. Copyfitting's searches call it with a layout per call."""
+    probe = guess(low, high) if callable(guess) else guess
     for step in itertools.count():
         if high - low <= 1:
             return high
         middle = probe if low < probe < high and step < 2 else (low + high) // 2
         if reaches(middle):
             high, probe = middle, middle - 1
+        elif callable(guess):
+            low, probe = middle, min(max(guess(middle, high), middle + 1), high - 1)
         else:
             low, probe = middle, middle + 1
+
+
+def model_guess(estimate, reached, measured: dict[int, float]):
+    """A guess for `first_reaching`: the first index whose `estimate` (what a layout would measure
+    there), corrected by the difference between the last measurement (`measured`, index -> value,
+    in the order taken) and its estimate, is `reached`; the last index before `high` when none is."""
+    def guess(low: int, high: int) -> int:
+        offset = 0.0
+        if measured:
+            index, value = next(reversed(measured.items()))
+            offset = value - estimate(index)
+        return next((i for i in range(low + 1, high) if reached(estimate(i) + offset)), high - 1)
+    return guess
 
 
 def relative_length(setting: Setting | None) -> float:

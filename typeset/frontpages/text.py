@@ -11,12 +11,17 @@ import io
 import re
 from dataclasses import dataclass
 
+from reportlab import rl_config
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
 
 from ..inputs.cjk import NO_LINE_END, NO_LINE_START
 from ..inputs.manifest import Manifest
+
+# Streams binary, not ASCII85: ReportLab encodes ASCII85 in pure Python (half a second for a
+# cover photo) and the text is a quarter longer; a PDF needs no 7-bit streams.
+rl_config.useA85 = 0
 
 _UNBREAKABLE = re.compile(r"[A-Za-z0-9]+(?:[.,%][A-Za-z0-9%]+)*%?|——|……")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.ffi import ffi, harfbuzz
 
 from ..body.engine import FACE_MARKER
+from ..processes import workers
 
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
 _PAIR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
@@ -174,7 +176,10 @@ def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: 
     glyphs: dict[str, set[int]] = {}
     for font in fonts.values():
         glyphs.setdefault(font.face, set()).update(font.widths)
-    programs = {face: _program(out, face, used, faces) for face, used in sorted(glyphs.items())}
+    # HarfBuzz subsets a CJK face in some 100 ms and lets go of the GIL meanwhile: all faces at once
+    with ThreadPoolExecutor(max(1, min(len(glyphs), workers()))) as pool:
+        subsets = dict(zip(sorted(glyphs), pool.map(lambda face: _subset(face, glyphs[face], faces), sorted(glyphs))))
+    programs = {face: _program(out, subset) for face, subset in subsets.items()}
     merged = {}
     for (name, face), font in sorted(fonts.items()):
         descendant = out.copy_foreign(_descendant(font.first))
@@ -194,19 +199,22 @@ def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: 
     return merged
 
 
-def _program(out: pikepdf.Pdf, face: str, glyphs: set[int], faces: dict[str, Path]) -> pikepdf.Stream:
+def _subset(face: str, glyphs: set[int], faces: dict[str, Path]) -> bytes:
     """The face subset to `glyphs`, keeping their IDs, as WeasyPrint subsets a face for a PDF."""
     path = faces.get(face)
     if path is None:
         raise LinkError(f"a part names face {face[:12]}, which is not among the issue's font files")
-    data = path.read_bytes()
-    subset = _Face(data)
+    subset = _Face(path.read_bytes())
     subset.subset(dict.fromkeys(sorted(glyphs), ""), False)
-    stream = out.make_stream(subset.file_content)
-    if subset.file_content[:4] == b"OTTO":
+    return subset.file_content
+
+
+def _program(out: pikepdf.Pdf, subset: bytes) -> pikepdf.Stream:
+    stream = out.make_stream(subset)
+    if subset[:4] == b"OTTO":
         stream.Subtype = pikepdf.Name.OpenType
     else:
-        stream.Length1 = len(subset.file_content)
+        stream.Length1 = len(subset)
     return stream
 
 

@@ -112,3 +112,33 @@ def test_entries_removed_while_two_builds_run(clean, tmp_path):
         assert "Traceback" not in stderr
     for name in ("one", "two"):
         assert pdf_text_by_page(tmp_path / name / "issue.pdf") == text
+
+
+def test_filler_heights_are_measured_once_and_kept_in_the_layout_cache(tmp_path):
+    """The fillers are laid out to be measured once per fillers, house style, fonts and code: the
+    next build (a new cache over the same folder) reads their heights from the layout cache."""
+    from typeset.body.layoutcache import LayoutCache
+    from typeset.body.planning import _Planner
+
+    class Engine:  # what the planner asks of WeasyPrint's side for fillers, counted
+        laid_out = 0
+
+        def filler_html(self, fillers):
+            return "<p>" + "</p><p>".join(fillers) + "</p>"
+
+        def filler_heights(self, html):
+            Engine.laid_out += 1
+            return {f"f{i}": 20.0 * (i + 1) for i in range(html.count("<p>"))}
+
+    heights = {"f0": 20.0, "f1": 40.0}
+    cache = LayoutCache(tmp_path)
+    planner = _Planner(Engine(), cache, remember=True)
+    assert planner.filler_heights(["诗", "名言"]) == heights and planner.filler_heights(["诗", "名言"]) == heights
+    assert planner.filler_heights([]) == {} and Engine.laid_out == 1
+    for name, data in cache.files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    assert _Planner(Engine(), LayoutCache(tmp_path), remember=True).filler_heights(["诗", "名言"]) == heights
+    assert Engine.laid_out == 1
+    assert _Planner(Engine(), LayoutCache(tmp_path), remember=True).filler_heights(["诗"]) == {"f0": 20.0}
+    assert Engine.laid_out == 2

@@ -178,3 +178,43 @@ def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
     warned = "p { colour: red }"
     weasyprint.HTML(string=f"<style>{warned}</style><p>一</p>").render()
     assert not any(key[0] == warned for key in stylesheets._kept)
+
+
+def test_an_edited_article_is_laid_out_at_its_loosest_beside_its_first_layout(tmp_path):
+    """After an edit, one process lays the article out as it is; another, which would wait, lays
+    it out at the loosest setting, what filling asks first of an article that ends short. The
+    outcome is the one-process outcome; the layout made ahead is kept only when filling used it."""
+    from typeset.body.engine import Engine
+    from typeset.body.filling import at_loosest
+    from typeset.body.layoutcache import LayoutCache
+    from typeset.inputs.copyfit import load_ranges
+
+    root = write_issue(tmp_path / "issue", plan('file: articles/short.md, pages: "3-4"', 'file: articles/long.md, pages: "5"'),
+                       {"articles/short.md": article("短文", paragraphs=14), "articles/long.md": article("长文", paragraphs=6)})
+    diagnostics = Diagnostics()
+
+    def build(jobs):
+        manifest = load_manifest(root, diagnostics, display_root="issue")
+        articles = read_articles(manifest, diagnostics)
+        house = find_house(root, "issue")
+        fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
+        cache = LayoutCache(tmp_path / f"out{jobs}")
+        body = lay_out(manifest, articles, house, fonts, diagnostics, cache, jobs=jobs, parts=True)
+        for name, data in cache.files().items():
+            (cache.folder.parent.parent / name).parent.mkdir(parents=True, exist_ok=True)
+            (cache.folder.parent.parent / name).write_bytes(data)
+        return articles, Engine(manifest, articles, house, fonts, diagnostics), body, cache
+
+    for jobs in (1, 2):
+        build(jobs)
+    text = (root / "articles/short.md").read_text(encoding="utf-8")
+    (root / "articles/short.md").write_text(text.replace("排版是一门", "排版本是一门", 1), encoding="utf-8")
+    outcomes = {jobs: build(jobs) for jobs in (1, 2)}
+    articles, engine, body, cache = outcomes[2]
+    loosest = at_loosest(load_ranges(engine.house, diagnostics), articles[0])
+    ahead = cache.key(engine.html([loosest], {loosest.slug: 3}), loosest)
+    assert ahead in cache.new  # laid out beside the first layout
+    assert [(f.article.fit, f.pages_kept, f.short_lines) for f in body.fits] == \
+        [(f.article.fit, f.pages_kept, f.short_lines) for f in outcomes[1][2].fits]
+    assert (ahead in cache.used) == (body.fits[0].article.fit is not None)
+    assert body.fits[0].article.fit is not None  # the short article was loosened: what was laid out ahead was used

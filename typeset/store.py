@@ -97,6 +97,11 @@ def take_notices() -> list[str]:
     return taken
 
 
+def note(notices: list[str]) -> None:
+    """Notices a worker process took (`take_notices`), made this process's."""
+    _notices.extend(notices)
+
+
 def user_cache(name: str) -> Path:
     """One of the per-user cache folders (`USER_CACHES`); a temporary one for this run when the
     real one cannot be made or written."""

@@ -74,11 +74,12 @@ class Engine:
         finally:
             _article_of_page.reset(shown)
 
-    def filler_heights(self, fillers: list) -> dict[str, float]:
-        """The height (CSS px) each filler takes under an article, the rule above it included."""
-        if not fillers:
-            return {}
-        html = render_html(self.manifest, [], self.house, self.fonts, self.diagnostics, filler_samples=tuple(fillers))
+    def filler_html(self, fillers: list) -> str:
+        """The fillers set one under another on pages of their own, to be measured."""
+        return render_html(self.manifest, [], self.house, self.fonts, self.diagnostics, filler_samples=tuple(fillers))
+
+    def filler_heights(self, html: str) -> dict[str, float]:
+        """The height (CSS px) each filler of `filler_html` takes under an article, the rule above it included."""
         return block_heights([page._page_box for page in self._lay_out(html).pages], "data-sample")
 
     def _lay_out(self, html: str) -> weasyprint.Document:

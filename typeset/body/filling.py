@@ -235,6 +235,13 @@ class _Search:
         return lambda step: base + (capacity + base) * (relative_length(self.steps[step]) / start - 1)
 
 
+def at_loosest(ranges: Ranges, article: Article) -> Article | None:
+    """The article at the loosest setting loosening may give it: what filling lays out first of an
+    article that ends short (None: no setting is looser than its own)."""
+    steps = _looser_settings(ranges, article)
+    return replace(article, fit=steps[-1]) if steps else None
+
+
 def _looser_settings(ranges: Ranges, article: Article) -> list[Setting]:
     """The settings looser than the article's own, from the nearest on."""
     ranges = narrow(ranges, article.fit_limits)

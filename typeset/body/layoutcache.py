@@ -102,9 +102,10 @@ class LayoutCache:
         """The fonts the layouts are made with: part of every key."""
         self.fingerprint = digest(Inputs(values=(code_digest(),), stamped=font_files(fonts)))
 
-    def key(self, html: str, article: Article) -> str:
+    def key(self, html: str, article: Article | None = None) -> str:
         # the photo's pixels set its height; the HTML has only its path
-        return digest(Inputs(values=(self.fingerprint, html), stamped=tuple(f.path for f in article.figures)))[:32]
+        photos = tuple(f.path for f in article.figures) if article is not None else ()
+        return digest(Inputs(values=(self.fingerprint, html), stamped=photos))[:32]
 
     def get(self, key: str) -> Trial | None:
         if key in self.new:
@@ -155,9 +156,11 @@ class LayoutCache:
         self.new_parts[key] = data
 
     def files(self) -> dict[str, bytes]:
-        """The new entries, as output files relative to OUT_DIR."""
-        files = {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode() for key, trial in self.new.items()}
-        files.update({str(FOLDER / f"{key}.pdf"): data for key, data in self.new_parts.items()})
+        """The new entries the build used, as output files relative to OUT_DIR (a layout made ahead
+        that planning never asked for is not kept)."""
+        files = {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode() for key, trial in self.new.items()
+                 if key in self.used}
+        files.update({str(FOLDER / f"{key}.pdf"): data for key, data in self.new_parts.items() if key in self.used})
         return files
 
     def stale(self) -> list[Path]:

@@ -28,9 +28,10 @@ from ..inputs.manifest import Manifest
 from ..pdf.link import face_files, link
 from ..processes import workers
 from ..progress import current, silence
+from ..store import note, take_notices
 from .continuation import split_article
 from .engine import Engine, font_folders, remove_font_folders, write_part
-from .filling import TOLERANCE, Filling
+from .filling import TOLERANCE, Filling, at_loosest
 from .html import columns_of
 from .layoutcache import LayoutCache, Trial, font_files
 from .measure import ArticleFit, drop_fillers, measure, trial
@@ -102,9 +103,9 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
                        remember=cache.folder is not None or fitting,  # else nothing is looked up again
                        jobs=jobs if jobs is not None else workers())
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
-    first, document = planner.first_trials(articles, starts)
-    needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
     ranges = load_ranges(house, diagnostics) if fitting else {}
+    first, document = planner.first_trials(articles, starts, partial(_likely_next, ranges, fillers))
+    needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
     articles, plan, fitted = _fit_and_fill(planner, manifest, articles, first, needed, ranges, fillers, fitting)
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
     passes = 1
@@ -149,6 +150,16 @@ def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article]
     return articles, plan, fitted
 
 
+def _likely_next(ranges: Ranges, fillers: FillerPool | None, article: Article) -> Article | None:
+    """The article as the trial planning most often asks for next sets it: at its loosest (most
+    articles end short of their last page: 15 of the reference issue's 25); None where filling
+    starts elsewhere (no loosening, fillers pinned under it, a continuation cut at the foot)."""
+    if not ranges or article.entry.pages is None or article.entry.continued_on is not None \
+            or (fillers is not None and fillers.pinned.get(article.entry.file)):
+        return None
+    return at_loosest(ranges, article)
+
+
 def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,
           fillers: FillerPool | None, fitted: list[str]) -> tuple[list[Article], list[str]]:
     """Loosening and fillers for the articles that end short; `needed` updated to their pages.
@@ -165,7 +176,7 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
     def keep(article: Article) -> None:
         planner.keep(article, plan.articles[article.slug][0], "fill")
 
-    articles, filled = Filling(ranges, pool, available, alone, planner.engine.filler_heights, keep).fill(
+    articles, filled = Filling(ranges, pool, available, alone, planner.filler_heights, keep).fill(
         articles, cut, partial(planner.in_parallel, stage="fill"))
     for article in articles:
         if article.slug in filled:
@@ -218,7 +229,8 @@ class _Planner:
             _forked_work = None
         results = []
         for index in range(len(items)):  # merged in the items' order: the same cache whatever the timing
-            result, trials, parts, used, anew = done[index]
+            result, trials, parts, used, anew, notices = done[index]
+            note(notices)  # a damaged cache entry a worker found
             self.cache.new.update(trials)
             self.cache.new_parts.update(parts)
             self.cache.used |= used
@@ -250,12 +262,27 @@ class _Planner:
             document, indexes, _slug = self.held[key]
             self.cache.put_part(key, write_part(document, indexes))
 
+    def filler_heights(self, fillers: list) -> dict[str, float]:
+        """The height (CSS px) each filler takes under an article: laid out once per fillers, house
+        style, fonts and code, kept in the cache as a trial of the fillers alone."""
+        if not fillers:
+            return {}
+        html = self.engine.filler_html(fillers)
+        key = self.cache.key(html)
+        found = self.cache.get(key) if self.remember else None
+        if found is None:
+            found = Trial(0, [], fillers=self.engine.filler_heights(html))
+            if self.remember:
+                self.cache.put(key, found)
+        return found.fillers
+
     def key(self, article: Article, start: int | None) -> str:
         return self.cache.key(self.engine.html([article], {article.slug: start}), article)
 
-    def first_trials(self, articles: list[Article], starts: dict[str, int | None]):
+    def first_trials(self, articles: list[Article], starts: dict[str, int | None], guess_next=None):
         """Every article from its planned folio: (trial by slug, the document when all were laid out
-        in it together, else None)."""
+        in it together, else None). `guess_next(article)`: the article as the next trial planning
+        will likely ask for sets it (None: no guess), laid out on processes that would wait."""
         keys = {a.slug: self.key(a, starts[a.slug]) if self.remember else "" for a in articles}
         first = {a.slug: self.cache.get(keys[a.slug]) if self.remember else None for a in articles}
         missing = [a for a in articles if first[a.slug] is None]
@@ -279,10 +306,27 @@ class _Planner:
             return laid_out
 
         groups = _balanced(missing, self.jobs) if self.remember else [missing]
-        if len(groups) == 1:
+        ahead = [a for a in map(guess_next, missing) if a is not None] if len(groups) == 1 and self.jobs > 1 \
+            and self.remember and guess_next is not None else []
+        if ahead:
+            # one process would lay out what changed while the others wait: beside it, they lay out
+            # what filling will likely ask of those articles next (the loosest setting)
+            def lay_out_ahead(item) -> None:
+                if isinstance(item, list):
+                    lay_out_together(item)
+                else:
+                    key = self.key(item, starts[item.slug])
+                    if self.cache.get(key) is None:
+                        self._lay_out_alone(item, starts[item.slug], key, "layout")
+                        self._write_part(key)
+            self.in_parallel(lay_out_ahead, [missing, *ahead])
+            # kept only if planning asks for them: the cache holds what a cold build would
+            self.cache.used -= {self.key(a, starts[a.slug]) for a in ahead}
+        elif len(groups) == 1:
             laid_out = lay_out_together(missing)
             return first, laid_out if len(missing) == len(articles) else None
-        self.in_parallel(lambda group: lay_out_together(group) and None, groups)  # the trials come back in the cache
+        else:
+            self.in_parallel(lambda group: lay_out_together(group) and None, groups)  # the trials come back in the cache
         for article in missing:
             first[article.slug] = self.cache.get(keys[article.slug])
         return first, None
@@ -380,10 +424,11 @@ def _work_in_worker(index: int):
     planner, work, items = _forked_work
     known, used, anew = set(planner.cache.new), set(planner.cache.used), set(planner.planned_anew)
     known_parts = set(planner.cache.new_parts)
+    take_notices()  # the parent's, inherited: it has them
     result = planner._release(work(items[index]))
     parts = {key: part for key, part in planner.cache.new_parts.items() if key not in known_parts}
     trials = {key: trial for key, trial in planner.cache.new.items() if key not in known or key in parts}
-    return result, trials, parts, planner.cache.used - used, planner.planned_anew - anew
+    return result, trials, parts, planner.cache.used - used, planner.planned_anew - anew, take_notices()
 
 
 def _measure_all(articles: list[Article], laid_out: dict[str, Trial], plan: _Plan, needed: dict[str, int]):

@@ -145,6 +145,31 @@ def test_preflight_finds_notdef_glyphs(demo_build, tmp_path):
     assert [f["check"] for f in checked["findings"] if f["severity"] == "error"] == ["glyphs"]
 
 
+def test_preflight_reads_again_only_the_content_of_pages_that_changed(demo_build, monkeypatch, tmp_path):
+    """A page whose content (and fonts) a check before found nothing in is not read again; a page
+    drawn differently is, and what is wrong with it is reported."""
+    _, out = demo_build
+    first = preflight(out / "interior.pdf")
+    assert first.findings == [] and first.clean
+    read = []
+    original = preflight_module._ContentWalk.run
+
+    def run(walk, instructions):
+        read.append(walk.number)
+        return original(walk, instructions)
+
+    monkeypatch.setattr(preflight_module._ContentWalk, "run", run)
+    again = preflight(out / "interior.pdf", known_ink=first.ink, known_clean=first.clean)
+    assert read == [] and again.as_json() == first.as_json() and again.clean == first.clean
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        pdf.pages[1].contents_add(pikepdf.Stream(pdf, b"q 1 0 0 rg 10 10 5 5 re f Q"))
+        pdf.save(tmp_path / "rgb.pdf")
+    changed = preflight(tmp_path / "rgb.pdf", known_ink=first.ink, known_clean=first.clean)
+    assert read == [2]
+    assert [(f.key, f.page) for f in changed.errors] == [("colour", 2)]
+    assert len(changed.clean) == len(first.clean) - 1
+
+
 def test_preflight_separates_only_the_pages_it_has_not_measured(demo_build, monkeypatch):
     """The ink of a page is known by a digest of its drawing: a rebuild separates only the pages
     that changed, and takes the others' peak ink from the last build."""

@@ -37,7 +37,7 @@ from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
-from .store import INK_CACHE, Inputs, digest, package_folder, take_notices, write_atomic
+from .store import PREFLIGHT_CACHE, Inputs, digest, package_folder, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
@@ -323,12 +323,12 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
         files = _print_files(manifest, assembled.pdf, assembled.labels, len(body.folios), laid_out.profile)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
     with progress.step("preflight"):
-        checks, ink = _preflight(files, outputs, diagnostics, _known_ink(out_dir))
+        checks, pages_checked = _preflight(files, outputs, diagnostics, _pages_checked(out_dir))
     _cache_warnings(diagnostics)
     report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
     report.preflight = checks
-    ink_file = {str(INK_CACHE): json.dumps(ink, sort_keys=True).encode()}
-    return BuildResult(out_dir, report, files={**files, **cache.files(), **ink_file}, stale=cache.stale())
+    checked_file = {str(PREFLIGHT_CACHE): pages_checked.as_json()}
+    return BuildResult(out_dir, report, files={**files, **cache.files(), **checked_file}, stale=cache.stale())
 
 
 def _cache_warnings(diagnostics: Diagnostics) -> None:
@@ -351,28 +351,42 @@ def _print_files(manifest: Manifest, pdf: bytes, labels: list[str], body_pages: 
     return {ISSUE_PDF: pdf, INTERIOR_PDF: print_file(pdf, interior, f"{title} 内文", condition), COVER_PDF: cover}
 
 
+@dataclass
+class _PagesChecked:
+    """What the preflight found of pages by digest: their peak ink (`ink_digest`), and the pages
+    whose content had nothing to report (`content_digest`)."""
+
+    ink: dict[str, int] = field(default_factory=dict)
+    clean: set[str] = field(default_factory=set)
+
+    def as_json(self) -> bytes:
+        return json.dumps({"ink": self.ink, "clean": sorted(self.clean)}, sort_keys=True).encode()
+
+
 def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Diagnostics,
-               known_ink: dict[str, int]) -> tuple[dict, dict[str, int]]:
-    """The print files checked, every finding a warning of the build; and the peak ink of their
-    pages by digest, for the next build (pages it finds unchanged are not separated again)."""
-    checks, ink = {}, {}
+               known: _PagesChecked) -> tuple[dict, _PagesChecked]:
+    """The print files checked, every finding a warning of the build; and what it found of their
+    pages by digest, for the next build (pages it finds unchanged are not checked again)."""
+    checks, pages = {}, _PagesChecked()
     for kind in ("interior", "cover"):
-        checked = preflight(outputs[kind], data=files[outputs[kind]], known_ink=known_ink)
-        ink.update(checked.ink)
+        checked = preflight(outputs[kind], data=files[outputs[kind]], known_ink=known.ink, known_clean=known.clean)
+        pages.ink.update(checked.ink)
+        pages.clean |= checked.clean
         checks[kind] = checked.as_json()
         for finding in checked.findings:
             diagnostics.warning(preflight_warning(outputs[kind], finding),
                                 hint=_("run `typeset preflight` on the file for the full table"))
-    return checks, ink
+    return checks, pages
 
 
-def _known_ink(out_dir: Path) -> dict[str, int]:
-    """The peak ink of the pages the last build into `out_dir` checked (none if it cannot be read)."""
+def _pages_checked(out_dir: Path) -> _PagesChecked:
+    """What the last build into `out_dir` found of its pages (nothing if it cannot be read)."""
     try:
-        known = json.loads((out_dir / INK_CACHE).read_text(encoding="utf-8"))
-        return {str(page): int(peak) for page, peak in known.items()}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}
+        known = json.loads((out_dir / PREFLIGHT_CACHE).read_text(encoding="utf-8"))
+        return _PagesChecked({str(page): int(peak) for page, peak in known["ink"].items()},
+                             {str(page) for page in known["clean"]})
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return _PagesChecked()
 
 
 # -- proofs ----------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ from .i18n import _
 
 USER_CACHES = ("fonts", "reportlab", "cmyk")
 LAYOUT_CACHE = Path(".cache") / "layout"  # inside an output folder
-INK_CACHE = Path(".cache") / "ink.json"  # page digest -> peak total ink (%) the preflight measured
+# what the preflight found of each page, by digest: {"ink": {page: peak total ink %}, "clean": [pages]}
+PREFLIGHT_CACHE = Path(".cache") / "preflight.json"
 
 
 @dataclass(frozen=True)

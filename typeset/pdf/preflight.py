@@ -63,6 +63,7 @@ class PreflightReport:
     standard: str = ""  # the PDF/X version the file claims (GTS_PDFXVersion)
     checks: Diagnostics = field(default_factory=Diagnostics)  # the findings
     ink: dict[str, int] = field(default_factory=dict)  # page digest (`ink_digest`) -> its peak total ink, %
+    clean: set[str] = field(default_factory=set)  # pages (`content_digest`) whose content has nothing to report
 
     @property
     def findings(self) -> list[Diagnostic]:
@@ -93,19 +94,30 @@ class PreflightReport:
 
 
 def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | None = None,
-              known_ink: dict[str, int] | None = None) -> PreflightReport:
+              known_ink: dict[str, int] | None = None, known_clean: set[str] | frozenset = frozenset()) -> PreflightReport:
     """Check the PDF at `pdf_path` (or the bytes `data`, named by `pdf_path`). `known_ink`: the peak
-    ink of pages checked before, by `ink_digest`: only the other pages are separated again."""
+    ink of pages checked before, by `ink_digest`: only the other pages are separated again.
+    `known_clean`: pages (by `content_digest`) whose content a check before found nothing in:
+    their content streams are not read again (their fonts are checked all the same)."""
     report = PreflightReport(str(pdf_path))
     pdf = pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
     report.pages = len(pdf.pages)
     report.pdfx = "/OutputIntents" in pdf.Root
     report.standard = _standard(pdf)
     seen_fonts: set = set()
+    font_digests: dict = {}
     for number, page in enumerate(pdf.pages, start=1):
         _check_boxes(page, number, report)
-        _walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), number, report,
-              seen_fonts, set())
+        resources = page.obj.get("/Resources", pikepdf.Dictionary())
+        page_digest = content_digest(page, report.pdfx, font_digests)
+        if page_digest in known_clean:
+            _check_all_fonts(resources, number, report, seen_fonts, set())
+            report.clean.add(page_digest)
+            continue
+        found = len(report.findings)
+        _walk(page.obj, resources, _Matrix.identity(), number, report, seen_fonts, set())
+        if len(report.findings) == found:
+            report.clean.add(page_digest)
     if report.pdfx:
         _check_identification(pdf, report)
         _check_transparency(pdf, report)
@@ -234,10 +246,20 @@ def _peak_ink(tiff: Path) -> int:
 def ink_digest(page) -> str:
     """A digest of everything that sets a page's inks: its boxes, content and resources, fonts
     left out (the ink check draws text without them; text is black alone)."""
-    hashed = hashlib.sha256()
-    seen: set = set()
+    return _digest(page, fonts=False)
 
-    def walk(obj) -> None:
+
+def content_digest(page, pdfx: bool, fonts_seen: dict | None = None) -> str:
+    """A digest of everything the content checks read of a page: its content and resources, the
+    fonts' dictionaries with them (not their programs: their length stands for them).
+    `fonts_seen` keeps each font's digest for the pages after (the pages of a file share them)."""
+    return _digest(page, fonts=True, salt=b"pdfx" if pdfx else b"", fonts_seen=fonts_seen if fonts_seen is not None else {})
+
+
+def _digest(page, fonts: bool, salt: bytes = b"", fonts_seen: dict | None = None) -> str:
+    left_out = ("/Parent", "/Length") if fonts else ("/Parent", "/Font", "/Length")
+
+    def walk(obj, hashed, seen: set) -> None:
         if isinstance(obj, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)) and obj.is_indirect:
             if obj.objgen in seen:
                 hashed.update(b"ref")
@@ -247,17 +269,34 @@ def ink_digest(page) -> str:
             hashed.update(b"stream" + obj.read_raw_bytes())
         if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
             for key in sorted(obj.keys()):
-                if key not in ("/Parent", "/Font", "/Length"):
+                if key in _FONT_PROGRAMS:
+                    hashed.update(key.encode() + str(obj[key].get("/Length")).encode())
+                elif key == "/Font" and fonts_seen is not None:
+                    for name, font in sorted(obj[key].items()):
+                        hashed.update(name.encode() + font_digest(font))
+                elif key not in left_out:
                     hashed.update(key.encode())
-                    walk(obj[key])
+                    walk(obj[key], hashed, seen)
         elif isinstance(obj, pikepdf.Array):
             for item in obj:
-                walk(item)
+                walk(item, hashed, seen)
         else:
             hashed.update(repr(obj).encode())
 
-    walk(page.obj)
+    def font_digest(font) -> bytes:
+        """Each font walked on its own, once a file: the same digest whichever page meets it first."""
+        if font.objgen not in fonts_seen or font.objgen == (0, 0):
+            own = hashlib.sha256()
+            walk(font, own, set())
+            fonts_seen[font.objgen] = own.digest()
+        return fonts_seen[font.objgen]
+
+    hashed = hashlib.sha256(salt)
+    walk(page.obj, hashed, set())
     return hashed.hexdigest()
+
+
+_FONT_PROGRAMS = ("/FontFile", "/FontFile2", "/FontFile3")
 
 
 def _without_font_programs(pdf: pikepdf.Pdf, target: Path) -> None:
@@ -427,6 +466,15 @@ def _check_image(image, ctm: _Matrix, number: int, report: PreflightReport) -> N
     elif ppi < WARNING_PPI:
         report.findings.append(_finding("warning", "image", number, _("image at {ppi:.1f} ppi, under {least} ({size})",
                                                                         ppi=ppi, least=WARNING_PPI, size=size)))
+
+
+def _check_all_fonts(resources, number: int, report: PreflightReport, seen_fonts: set, visited: set) -> None:
+    """The fonts of a page and of the forms it draws, without reading its content."""
+    _check_fonts(resources, number, report, seen_fonts)
+    for xobject in resources.get("/XObject", pikepdf.Dictionary()).values():
+        if xobject.get("/Subtype") == "/Form" and xobject.objgen not in visited:
+            _check_all_fonts(xobject.get("/Resources", resources), number, report, seen_fonts,
+                             visited | {xobject.objgen})
 
 
 def _check_fonts(resources, number: int, report: PreflightReport, seen: set) -> None:

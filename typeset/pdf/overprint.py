@@ -18,6 +18,8 @@ TEXT = {"Tj", "TJ", "'", '"'}
 FILLS = {"f", "F", "f*"}
 STROKES = {"S", "s"}
 BOTH = {"B", "B*", "b", "b*"}
+PAINTING = TEXT | FILLS | STROKES | BOTH
+COLOUR = {"k", "K", "g", "G", "rg", "RG", "cs", "CS", "sc", "scn", "SC", "SCN", "gs"}  # what `after` follows
 PURE_K = (0.0, 0.0, 0.0, 1.0)
 
 
@@ -75,13 +77,14 @@ def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:
 def _with_overprint(instructions, names: dict, extgstates) -> list:
     out = []
     state, stack = ColourState(), []
-    for operands, operator in instructions:
+    for instruction in instructions:
+        operands, operator = instruction
         op = str(operator)
         if op == "q":
             stack.append(state)
         elif op == "Q" and stack:
             state = stack.pop()
-        elif op in TEXT or op in FILLS or op in STROKES or op in BOTH:
+        elif op in PAINTING:
             wanted = (state.black(False), state.black(True))
             if op in TEXT or op in FILLS:
                 wanted = (wanted[0], state.overprint[1])
@@ -90,9 +93,9 @@ def _with_overprint(instructions, names: dict, extgstates) -> list:
             if wanted != state.overprint:
                 out.append(pikepdf.ContentStreamInstruction([names[wanted]], pikepdf.Operator("gs")))
                 state = replace(state, overprint=wanted)
-        else:
+        elif op in COLOUR:
             state = after(state, op, operands, extgstates)
-        out.append(pikepdf.ContentStreamInstruction(operands, operator))
+        out.append(instruction)  # as parsed: most of a page is text positioning, passed through
     return out
 
 

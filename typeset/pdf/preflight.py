@@ -26,7 +26,7 @@ from ..diagnostics import Diagnostic, Diagnostics
 from ..i18n import _
 from ..inputs.cjk import display_width
 from ..processes import workers
-from .overprint import ColourState, after
+from .overprint import COLOUR, ColourState, after
 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
@@ -399,7 +399,7 @@ class _ContentWalk:
                         "a stroke of {width:.2f} pt (less than {least} pt)", width=width, least=HAIRLINE_PT)))
             elif op == "Do":
                 self.xobject(operands[0])
-            if op in ("k", "K", "g", "G", "rg", "RG", "cs", "CS", "sc", "scn", "SC", "SCN", "gs"):
+            if op in COLOUR:
                 self.colour = after(self.colour, op, operands, self.resources.get("/ExtGState", pikepdf.Dictionary()))
 
     def rgb(self, where: str) -> None:

@@ -305,7 +305,8 @@ class _Planner:
             self.held.clear()
             return laid_out
 
-        groups = _balanced(missing, self.jobs) if self.remember else [missing]
+        # each article on its own, the longest first (`in_parallel`): the processes end together
+        groups = [[article] for article in missing] if self.remember and self.jobs > 1 else [missing]
         ahead = [a for a in map(guess_next, missing) if a is not None] if len(groups) == 1 and self.jobs > 1 \
             and self.remember and guess_next is not None else []
         if ahead:
@@ -397,17 +398,6 @@ def _shown(items: list) -> str:
     if len(articles) == 1:
         return f"{articles[0].slug} {articles[0].title}"
     return ", ".join(article.slug for article in articles)
-
-
-def _balanced(articles: list[Article], groups: int) -> list[list[Article]]:
-    """The articles in up to `groups` groups of about the same length of text, each in reading order."""
-    loads = [[0, []] for _group in range(min(groups, len(articles)))]
-    for article in sorted(articles, key=lambda a: -len(a.body_html)):
-        lightest = min(loads, key=lambda load: load[0])
-        lightest[0] += len(article.body_html)
-        lightest[1].append(article)
-    order = {a.slug: i for i, a in enumerate(articles)}
-    return [sorted(group, key=lambda a: order[a.slug]) for _load, group in loads if group]
 
 
 # (planner, work, items) while worker processes are forked: they inherit it, so nothing is pickled on the way in

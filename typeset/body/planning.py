@@ -560,7 +560,8 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
         if chosen is None:
             continue
         by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
-        keep(by_slug[host.slug])  # laid out by the attempt (the source, cut, is laid out to be printed)
+        keep(by_slug[host.slug])  # laid out by the attempt
+        keep(by_slug[source.slug])  # the source, cut, laid out here beside the other work, not after it
         needed[source.slug] = kept
         fitted[source.slug] = (by_slug[source.slug], kept)
         fitted[host.slug] = (by_slug[host.slug], needed[host.slug])

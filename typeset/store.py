@@ -3,7 +3,7 @@
 Every digest comes from `digest(Inputs(...))`, the inputs declared by the caller. Every cache
 lives in a folder named here: the per-user caches under $XDG_CACHE_HOME/typeset/ (extracted
 font faces, ReportLab subsets, CMYK photos), the per-build layout cache in OUT_DIR/.cache/layout/
-and the preflight's ink per page in OUT_DIR/.cache/ink.json. Every file is written by
+and what the preflight found of each page in OUT_DIR/.cache/preflight.json. Every file is written by
 `write_atomic`: to a temporary name in the same folder, then renamed, so a reader (or a second
 build) never sees half a file.
 

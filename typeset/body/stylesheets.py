@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -25,6 +26,7 @@ import weasyprint.css
 
 KEPT = 8  # stylesheets kept (house styles of the issues a `serve` process has built, each with a fetcher)
 _kept: OrderedDict[tuple, tuple] = OrderedDict()
+_lock = threading.Lock()  # `serve` lays out on more than one thread
 
 
 @lru_cache(maxsize=1)
@@ -43,9 +45,11 @@ def _parsed_once(parse):
         if args or others or string is None or page_rules is None or layers is None:
             return parse(*args, **arguments)  # a linked or imported stylesheet: as WeasyPrint does
         key = (string, base_url, media_type, id(url_fetcher), id(font_config))
-        found = _kept.get(key)
+        with _lock:
+            found = _kept.get(key)
+            if found is not None:
+                _kept.move_to_end(key)
         if found is not None and found[0] is url_fetcher and found[1] is font_config:
-            _kept.move_to_end(key)
             _fetcher, _config, parsed, added_rules = found
             page_rules.extend(added_rules)
             bound = copy.copy(parsed)
@@ -56,9 +60,10 @@ def _parsed_once(parse):
             parsed = parse(**arguments)
         after = (list(layers), dict(counter_style or {}), dict(color_profiles or {}))
         if not warned and after == before[1:]:
-            _kept[key] = (url_fetcher, font_config, parsed, page_rules[before[0]:])
-            while len(_kept) > KEPT:
-                _kept.popitem(last=False)
+            with _lock:
+                _kept[key] = (url_fetcher, font_config, parsed, page_rules[before[0]:])
+                while len(_kept) > KEPT:
+                    _kept.popitem(last=False)
         return parsed
 
     return css

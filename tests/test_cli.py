@@ -1,11 +1,14 @@
 """The command line: exit codes, outputs, the report, and the demo issue end to end."""
 
 import json
+import subprocess
+import sys
 
 import pikepdf
 from conftest import (
     DEMO,
     MINIMAL_MANIFEST,
+    REPO,
     article,
     pdf_text_by_page,
     pdffonts,
@@ -131,6 +134,13 @@ def test_an_unchanged_issue_is_up_to_date(tmp_path):
     again = run_cli("build", str(issue), "-o", str(out))
     assert again.returncode == 0 and "up to date" in again.stdout
     assert (out / "issue.pdf").stat().st_mtime_ns == before
+    # answered before the build's modules are loaded: no WeasyPrint, pikepdf or ReportLab
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from typeset.cli import main\n"
+                             "try:\n    main(['build', sys.argv[1], '-o', sys.argv[2], '-q'])\n"
+                             "except SystemExit:\n    pass\n"
+                             "print(sorted(m for m in ('weasyprint', 'pikepdf', 'reportlab') if m in sys.modules))",
+                             str(issue), str(out)], capture_output=True, text=True, cwd=REPO)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
     article = issue / "articles/01-juanshouyu.md"
     article.write_text(article.read_text(encoding="utf-8") + "\n补记一句。\n", encoding="utf-8")
     changed = run_cli("build", str(issue), "-o", str(out))

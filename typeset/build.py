@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .body.layoutcache import LayoutCache
 from .body.planning import BodyLayout, lay_out
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, OutputError
 from .frontpages.contents import build_contents, contents_text
 from .frontpages.covers import build_covers, cover_text
 from .frontpages.fonts import reportlab_fonts
@@ -37,57 +37,15 @@ from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
-from .store import PREFLIGHT_CACHE, Inputs, digest, package_folder, take_notices, write_atomic
+from .request import REPORT_JSON, Outcome, ProofOptions, Request, last_build
+from .store import PREFLIGHT_CACHE, Inputs, digest, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
 COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
-REPORT_JSON = "report.json"
 PROOF_PDF = "proof.pdf"
 PROOF_PNG_DPI = 80
 PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
-
-
-@dataclass(frozen=True)
-class ProofOptions:
-    article_ids: tuple[str, ...] = ()  # file stems; none: the whole issue
-    png: bool = False
-    spreads: bool = False
-
-
-@dataclass(frozen=True)
-class Request:
-    """One run of build, package or proof, as the command line asked for it."""
-
-    issue_dir: Path
-    out_dir: Path | None = None  # default: ISSUE_DIR/build
-    strict: bool = False
-    force: bool = False  # build even when the last build's outputs stand
-    package: bool = False
-    proof: ProofOptions | None = None
-
-    @property
-    def target(self) -> Path:
-        return self.out_dir if self.out_dir is not None else self.issue_dir / "build"
-
-    @property
-    def display_root(self) -> str:
-        return str(self.issue_dir)
-
-
-@dataclass
-class Outcome:
-    report: BuildReport
-    out_dir: Path
-    up_to_date: bool = False  # nothing changed: the last build's outputs stand
-
-
-class OutputError(Exception):
-    """The outputs could not be written; `diagnostics` says where and why."""
-
-    def __init__(self, diagnostics: Diagnostics):
-        super().__init__("\n".join(d.format() for d in diagnostics.errors))
-        self.diagnostics = diagnostics
 
 
 def run(request: Request, diagnostics: Diagnostics) -> Outcome:
@@ -97,12 +55,9 @@ def run(request: Request, diagnostics: Diagnostics) -> Outcome:
 
 
 def _run(request: Request, diagnostics: Diagnostics) -> Outcome:
-    inputs = None
-    if request.proof is None and request.issue_dir.is_dir():
-        inputs = inputs_digest(request)
-        last = None if request.force else _last_report(request.target, inputs)
-        if last is not None:
-            return Outcome(last, request.target, up_to_date=True)
+    inputs, standing = last_build(request)
+    if standing is not None:
+        return standing
     if request.proof is not None:
         result = proof_issue(request.issue_dir, request.out_dir, diagnostics, request.proof, request.display_root)
     else:
@@ -116,34 +71,6 @@ def _run(request: Request, diagnostics: Diagnostics) -> Outcome:
     with current().step("write"):
         write_outputs(result, diagnostics)
     return Outcome(result.report, result.out_dir)
-
-
-def inputs_digest(request: Request) -> str:
-    """Everything a build reads: the issue folder, the house style and fonts it may use, typeset's
-    own code, and the options; a build whose digest matches the last one's is up to date."""
-    issue = request.issue_dir.resolve()
-    out = request.target.resolve()
-    house = find_house(request.issue_dir, request.display_root)
-    kind = "package" if request.package else "build"
-
-    def skip(path: Path) -> bool:
-        return out in path.parents or (path.is_relative_to(issue) and path.relative_to(issue).parts[:1] == ("build",))
-
-    return digest(Inputs(values=(kind, str(request.strict), os.environ.get("SOURCE_DATE_EPOCH", "")),
-                         folders=(issue, *(root / k for root in house.roots for k in ("layout", "styles", "fonts")),
-                                  package_folder()), skip=skip))
-
-
-def _last_report(out_dir: Path, inputs: str) -> BuildReport | None:
-    """The last report when the outputs in `out_dir` were built from exactly these inputs."""
-    try:
-        data = json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8"))
-        report = BuildReport.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if report.inputs != inputs or not all((out_dir / p).exists() for p in report.outputs.values()):
-        return None
-    return report
 
 
 def write_outputs(result: BuildResult, diagnostics: Diagnostics) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .diagnostics import Diagnostic, Diagnostics, InputError
+from .diagnostics import Diagnostic, Diagnostics, InputError, OutputError
 from .i18n import _, n_, translate_click
 from .progress import Progress
 
@@ -62,13 +62,17 @@ def _input_error_summary(diagnostics: Diagnostics) -> str:
 
 def _build(request, quiet: bool) -> None:
     """Build (package, or proof) the issue, print what happened, exit with the build's code."""
-    from .build import OutputError, run
     from .report import fit_table
+    from .request import last_build
 
     started = time.monotonic()
     diagnostics = Diagnostics()
     try:
-        outcome = run(request, diagnostics)
+        outcome = last_build(request)[1]  # before the build's modules are imported: an unchanged issue at once
+        if outcome is None:
+            from .build import run
+
+            outcome = run(request, diagnostics)
     except InputError:
         show(diagnostics.items, _input_error_summary(diagnostics))
         sys.exit(EXIT_INPUT)
@@ -125,7 +129,7 @@ def build(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, verb
           jobs: int | None) -> None:
     with _progress(quiet, verbose):
         from .processes import use_workers
-        from .build import Request
+        from .request import Request
 
         with use_workers(jobs):
             _build(Request(issue_dir, out_dir, strict=strict, force=force), quiet)
@@ -145,7 +149,7 @@ def proof(issue_dir: Path, out_dir: Path | None, articles: tuple[str, ...], png:
           quiet: bool, verbose: bool, jobs: int | None) -> None:
     with _progress(quiet, verbose):
         from .processes import use_workers
-        from .build import ProofOptions, Request
+        from .request import ProofOptions, Request
 
         with use_workers(jobs):
             _build(Request(issue_dir, out_dir, proof=ProofOptions(articles, png, spreads)), quiet)
@@ -164,7 +168,7 @@ def package(issue_dir: Path, out_dir: Path | None, strict: bool, quiet: bool, ve
             jobs: int | None) -> None:
     with _progress(quiet, verbose):
         from .processes import use_workers
-        from .build import Request
+        from .request import Request
 
         with use_workers(jobs):
             _build(Request(issue_dir, out_dir, strict=strict, force=force, package=True), quiet)

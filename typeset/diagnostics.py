@@ -87,3 +87,11 @@ class InputError(Exception):
     def __init__(self, diagnostics: Diagnostics):
         super().__init__("\n".join(d.format() for d in diagnostics.errors))
         self.diagnostics = diagnostics
+
+
+class OutputError(Exception):
+    """The outputs could not be written; `diagnostics` says where and why."""
+
+    def __init__(self, diagnostics: Diagnostics):
+        super().__init__("\n".join(d.format() for d in diagnostics.errors))
+        self.diagnostics = diagnostics

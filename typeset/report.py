@@ -9,19 +9,23 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .body.filling import TOLERANCE
-from .body.planning import ArticleFit, BodyLayout
 from .diagnostics import Diagnostics
 from .i18n import _
 from .inputs.cjk import display_width
 from .inputs.manifest import Manifest
+
+if TYPE_CHECKING:  # the layout's types: reading a report (is the last build up to date?) needs no WeasyPrint
+    from .body.planning import ArticleFit, BodyLayout
 
 FIT_STATUSES = ("ok", "underfill", "overset", "moved")
 PLAN_VIOLATIONS = ("overset", "moved")
 
 
 def fit_status(fit: ArticleFit) -> str:
+    from .body.filling import TOLERANCE
+
     if fit.overset:
         return "overset"
     if fit.planned and fit.first_folio != fit.planned.first:

@@ -91,7 +91,7 @@ def test_the_searches_find_the_first_step_that_reaches_whatever_the_model_guesse
         expected = next((i for i, v in enumerate(values) if v >= 0), steps)
         error = rng.choice([0.0, rng.uniform(-3, 3), rng.uniform(-40, 40)])
         skew = rng.choice([1.0, rng.uniform(0.3, 3)])
-        for guess in (rng.randint(-3, steps + 2), "model"):
+        for fixed in (rng.randint(-3, steps + 2), None):  # an index whatever is known, or the model
             probed: list[int] = []
             measured: dict[int, float] = {}
 
@@ -100,11 +100,13 @@ def test_the_searches_find_the_first_step_that_reaches_whatever_the_model_guesse
                 measured[index] = values[index]
                 return values[index] >= 0
 
-            if guess == "model":
+            if fixed is None:
                 guess = model_guess(lambda i: values[i] * skew + error, lambda v: v >= 0, measured)
-            assert first_reaching(reaches, -1, steps, guess) == expected, (case, values, guess)
+            else:
+                guess = (lambda index: lambda low, high: index)(fixed)
+            assert first_reaching(reaches, -1, steps, guess) == expected, (case, values, fixed)
             assert len(probed) == len(set(probed)) and len(probed) <= 2 + steps.bit_length()
-            if callable(guess) and error == 0 and 0 < expected < steps:
+            if fixed is None and error == 0 and 0 < expected < steps:
                 assert len(probed) == 2, (case, values, skew, probed)
 
 

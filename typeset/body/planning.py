@@ -471,16 +471,14 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
 
     def tighten(article: Article) -> dict[str, tuple[Article, int]]:
         candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
-        available, measured = _available(article, plan), {}
+        available = _available(article, plan)
 
         def attempt(setting):
             tried = replace(article, fit=setting)
             laid_out = laid_out_alone(tried)
-            measured[candidates.index(setting)] = laid_out.beyond(available)
-            return laid_out.pages <= available, (tried, laid_out.pages)
+            return laid_out.pages <= available, laid_out.beyond(available), (tried, laid_out.pages)
 
-        estimate = _estimate(candidates, first[article.slug], article.fit, available)
-        chosen = _first_fitting(candidates, attempt, model_guess(estimate, lambda beyond: beyond <= 0, measured))
+        chosen = _first_fitting(candidates, attempt, _estimate(candidates, first[article.slug], article.fit, available))
         if chosen is None:
             return {article.slug: (article, needed[article.slug])}
         keep(chosen[0])
@@ -537,26 +535,24 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
         source, host = by_slug[source_entry.slug], by_slug[host_entry.slug]
         limits = narrow(narrow(ranges, source.fit_limits), host.fit_limits)
 
-        available, measured = _available(host, plan), {}
+        available = _available(host, plan)
 
-        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target, available=available,
-                    measured=measured):
+        def attempt(setting, source=source, host=host, start=start, kept=kept, target=target, available=available):
             trial_source = replace(source, fit=setting) if setting else source
             source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source)
             result = split_article(trial_source, source_trial.lines_on(kept), target, start + kept - 1)
             if result is None:
-                return False, None
+                return False, None, None
             shortened, continuation = result
             trial_host = replace(host, continued_here=[*host.continued_here, continuation],
                                  fit=setting if setting else host.fit)
             host_trial = laid_out_alone(trial_host)
-            measured[candidates.index(setting)] = host_trial.beyond(available)
-            return host_trial.pages <= available, (shortened, trial_host, host_trial.pages)
+            return host_trial.pages <= available, host_trial.beyond(available), (shortened, trial_host, host_trial.pages)
 
         candidates = [None, *tightening(limits, False)] if ranges else [None]
         estimate = _continuation_estimate(candidates, (source, first[source.slug], kept),
                                           (host, first[host.slug], available))
-        chosen = _first_fitting(candidates, attempt, model_guess(estimate, lambda beyond: beyond <= 0, measured))
+        chosen = _first_fitting(candidates, attempt, estimate)
         if chosen is None:
             continue
         by_slug[source.slug], by_slug[host.slug], needed[host.slug] = chosen
@@ -568,25 +564,31 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
     return fitted
 
 
-def _first_fitting(candidates: list, attempt, guess):
+def _first_fitting(candidates: list, attempt, estimate):
     """The payload of the first candidate that fits, the candidates running from the smallest
-    change to the largest; the tightest one's when none fits.
+    change to the largest; the tightest one's when none fits. `attempt(candidate)` lays it out:
+    (whether it fits, its lines a column beyond the foot (None when it cannot be set), its payload).
 
     Each candidate is at least as tight as the one before it, so what fits is a suffix of the
-    list. The search starts from the `guess` (`first_reaching`), which settles it in two layouts
-    when the guess is right; it bisects from there. It picks exactly what trying the candidates
-    in order would.
+    list. The search starts where `estimate(index)` (the lines beyond the foot `relative_length`
+    predicts), corrected by what each probe measured, puts the boundary (`first_reaching`), which
+    settles it in two layouts when it is right; it bisects from there. It picks exactly what
+    trying the candidates in order would.
     """
     if not candidates:
         return None
     tried: dict[int, tuple[bool, object]] = {}
+    measured: dict[int, float] = {}
 
     def fits(index: int) -> bool:
         if index not in tried:
-            tried[index] = attempt(candidates[index])
+            fitting, beyond, payload = attempt(candidates[index])
+            if beyond is not None:
+                measured[index] = beyond
+            tried[index] = (fitting, payload)
         return tried[index][0]
 
-    first = first_reaching(fits, -1, len(candidates), guess)
+    first = first_reaching(fits, -1, len(candidates), model_guess(estimate, lambda beyond: beyond <= 0, measured))
     return tried[min(first, len(candidates) - 1)][1]  # none fits: the tightest's
 
 

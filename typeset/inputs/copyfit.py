@@ -155,22 +155,20 @@ def ladder(ranges: Ranges, has_photo: bool) -> list[Setting]:
 
 def first_reaching(reaches, low: int, high: int, guess) -> int:
     """The first index in (low, high] where `reaches(index)` holds, given that it does not hold
-    at `low` and, going up, never stops holding once it does (`high` is taken to hold). The
-    `guess` (an index, or a function of (low, high) giving one: `model_guess`) is tried first,
-    then its neighbour below when it holds (two calls when the guess is right); when it does not,
-    the index above it, or what a function guess, corrected by the probe, gives. Bisection from
-    there. Copyfitting's searches call it with a layout per call."""
-    probe = guess(low, high) if callable(guess) else guess
+    at `low` and, going up, never stops holding once it does (`high` is taken to hold).
+    `guess(low, high)` (`model_guess`) gives the first probe; then, when that holds, its neighbour
+    below (two calls when the guess is right); when it does not, what `guess` gives above it,
+    corrected by the probe. Bisection from there. Copyfitting's searches call it with a layout
+    per call."""
+    probe = guess(low, high)
     for step in itertools.count():
         if high - low <= 1:
             return high
         middle = probe if low < probe < high and step < 2 else (low + high) // 2
         if reaches(middle):
             high, probe = middle, middle - 1
-        elif callable(guess):
-            low, probe = middle, min(max(guess(middle, high), middle + 1), high - 1)
         else:
-            low, probe = middle, middle + 1
+            low, probe = middle, min(max(guess(middle, high), middle + 1), high - 1)
 
 
 def model_guess(estimate, reached, measured: dict[int, float]):

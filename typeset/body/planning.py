@@ -316,10 +316,7 @@ class _Planner:
                 if isinstance(item, list):
                     lay_out_together(item)
                 else:
-                    key = self.key(item, starts[item.slug])
-                    if self.cache.get(key) is None:
-                        self._lay_out_alone(item, starts[item.slug], key, "layout")
-                        self._write_part(key)
+                    self.keep(item, starts[item.slug], "layout")
             self.in_parallel(lay_out_ahead, [missing, *ahead])
             # kept only if planning asks for them: the cache holds what a cold build would
             self.cache.used -= {self.key(a, starts[a.slug]) for a in ahead}

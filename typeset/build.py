@@ -1,8 +1,9 @@
-"""The build, stage by stage: up to date? → manifest → articles → fonts → HTML + layout →
-covers and contents → assemble → print files → check → write.
+"""The build, stage by stage: manifest → articles → fonts → HTML + layout → covers and
+contents → assemble → print files → check → write.
 
 Nothing is written until every stage has succeeded; an input error leaves the output folder
-as it was. The command line (cli.py) only turns options into a `Request` and prints the outcome.
+as it was. The command line (cli.py) only turns options into a `Request`, asks whether the last
+build still stands (request.py, before this module is imported) and prints the outcome.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
 from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
-from .request import REPORT_JSON, Outcome, ProofOptions, Request, last_build
+from .request import REPORT_JSON, Outcome, ProofOptions, Request
 from .store import PREFLIGHT_CACHE, Inputs, digest, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
@@ -48,16 +49,14 @@ PROOF_PNG_DPI = 80
 PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
 
 
-def run(request: Request, diagnostics: Diagnostics) -> Outcome:
-    """Build (package, or proof) and write the outputs; raises InputError, or OutputError."""
+def run(request: Request, diagnostics: Diagnostics, inputs: str | None) -> Outcome:
+    """Build (package, or proof) and write the outputs, the last build's not standing
+    (`request.last_build`, which gives `inputs`, their digest); raises InputError, or OutputError."""
     with session():
-        return _run(request, diagnostics)
+        return _run(request, diagnostics, inputs)
 
 
-def _run(request: Request, diagnostics: Diagnostics) -> Outcome:
-    inputs, standing = last_build(request)
-    if standing is not None:
-        return standing
+def _run(request: Request, diagnostics: Diagnostics, inputs: str | None) -> Outcome:
     if request.proof is not None:
         result = proof_issue(request.issue_dir, request.out_dir, diagnostics, request.proof, request.display_root)
     else:

@@ -68,11 +68,11 @@ def _build(request, quiet: bool) -> None:
     started = time.monotonic()
     diagnostics = Diagnostics()
     try:
-        outcome = last_build(request)[1]  # before the build's modules are imported: an unchanged issue at once
+        inputs, outcome = last_build(request)  # before the build's modules are imported: an unchanged issue at once
         if outcome is None:
             from .build import run
 
-            outcome = run(request, diagnostics)
+            outcome = run(request, diagnostics, inputs)
     except InputError:
         show(diagnostics.items, _input_error_summary(diagnostics))
         sys.exit(EXIT_INPUT)

@@ -2,14 +2,17 @@
 
     .venv/bin/python benchmarks/build_reference.py [--runs 5] [--issue ../shared/reference-issue]
 
-Three cases, each run in its own process as a user runs it (start-up and font loading included):
-cold build (a new output folder; the font caches warmed by one untimed build first), unchanged
-rebuild (the same folder again), and one-article edit (a paragraph of article 07 changed, then
-rebuilt). Each is also given as a multiple of a bare WeasyPrint render of the same text
-(bare_render.py), timed in the same run. Peak memory is that of the whole process tree (the
-build and its worker processes) at its largest, by proportional set size, so pages the workers
-share with the build count once. The issue is copied to a temporary folder, so ../shared stays
-untouched.
+Each case is a `typeset build` command run as a user runs it: cold build (a new output folder;
+the font caches warmed by one untimed build first), unchanged rebuild (the same folder again),
+and one-article edit (a paragraph of article 07 changed, then rebuilt). The untimed build leaves
+a resident process (typeset/resident.py), as a user's first command does, which the commands
+hand their work to; the cold build and the edit are also run without it (TYPESET_RESIDENT=0: a
+process that imports everything itself, as the first command of the day). Each is also given as
+a multiple of a bare WeasyPrint render of the same text (bare_render.py), timed in the same run.
+Peak memory is that of the command's process tree and the resident process's (the build, its
+worker processes, the resident process idle or running the build) at its largest, by
+proportional set size, so pages the processes share count once. The issue is copied to a
+temporary folder, so ../shared stays untouched; the resident process is stopped at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,6 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EDITED = "07-xianji-shuiwuju-zhengzhi-jiguan.md"
+CASES = ("bare WeasyPrint render", "cold build, alone", "cold build", "unchanged rebuild", "one-article edit, alone",
+         "one-article edit")
 
 
 def writable_copy(source: Path, target: Path) -> Path:
@@ -37,8 +43,9 @@ def writable_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def run_once(issue: Path, out: Path) -> tuple[float, float, int]:
-    return run_measured([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "-q"])
+def run_once(issue: Path, out: Path, resident: bool = True) -> tuple[float, float, int]:
+    return run_measured([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "-q"],
+                        None if resident else dict(os.environ, TYPESET_RESIDENT="0"))
 
 
 def bare_once(issue: Path, out: Path) -> tuple[float, float, int]:
@@ -46,15 +53,32 @@ def bare_once(issue: Path, out: Path) -> tuple[float, float, int]:
                          "-o", str(out)])
 
 
-def run_measured(command: list[str]) -> tuple[float, float, int]:
-    """(seconds, peak MB of the process tree, exit code) of `command`."""
+def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, int]:
+    """(seconds, peak MB of the process tree and the resident process's, exit code) of `command`."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     peak = 0
     while process.poll() is None:
-        peak = max(peak, tree_memory(process.pid))
+        peak = max(peak, sum(tree_memory(pid) for pid in [process.pid, *resident_processes()]))
         time.sleep(0.05)
     return time.perf_counter() - started, peak / 1024, process.returncode
+
+
+def resident_processes() -> list[int]:
+    """The resident process of the commands this benchmark runs (its key is of this environment)."""
+    from typeset.resident import resident_key
+
+    key = resident_key(dict(os.environ)).encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                command = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"typeset.resident" in command and key in command:
+                found.append(int(entry.name))
+    return found
 
 
 def tree_memory(root: int) -> int:
@@ -85,7 +109,7 @@ def summary(name: str, samples: list[tuple[float, float, int]], pages: int, bare
     times = [s[0] for s in samples]
     peaks = [s[1] for s in samples]
     median = statistics.median(times)
-    return (f"{name:22} median {median:6.2f} s  {median / bare:5.2f}x bare  (min {min(times):6.2f}, "
+    return (f"{name:24} median {median:6.2f} s  {median / bare:5.2f}x bare  (min {min(times):6.2f}, "
             f"max {max(times):6.2f})  peak memory {statistics.median(peaks):5.0f} MB  "
             f"{median / pages * 1000:5.0f} ms/page")
 
@@ -97,27 +121,32 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         issue = writable_copy(args.issue, Path(temp) / "issue")
-        _, _, code = run_once(issue, Path(temp) / "warm")  # font caches, CMYK images, bytecode
-        if code not in (0, 3):
-            sys.exit(f"build failed with exit code {code}")
-        pages = json.loads((Path(temp) / "warm" / "report.json").read_text(encoding="utf-8"))["pages"]
-        cold, unchanged, edited, bare = [], [], [], []
-        article = issue / "articles" / EDITED
-        original = article.read_text(encoding="utf-8")
-        for run in range(args.runs):
-            out = Path(temp) / f"out{run}"
-            bare.append(bare_once(issue, Path(temp) / f"bare{run}.pdf"))
-            cold.append(run_once(issue, out))
-            unchanged.append(run_once(issue, out))
-            article.write_text(original.replace("开展调研", f"开展调研（第{run + 1}次）", 1), encoding="utf-8")
-            edited.append(run_once(issue, out))
-            article.write_text(original, encoding="utf-8")
-    bare_time = statistics.median(s[0] for s in bare)
-    print(f"issue: {args.issue} ({pages} pages), {args.runs} runs of each")
-    print(summary("bare WeasyPrint render", bare, pages, bare_time))
-    print(summary("cold build", cold, pages, bare_time))
-    print(summary("unchanged rebuild", unchanged, pages, bare_time))
-    print(summary("one-article edit", edited, pages, bare_time))
+        try:
+            _, _, code = run_once(issue, Path(temp) / "warm")  # font caches, CMYK images, bytecode; the resident process
+            if code not in (0, 3):
+                sys.exit(f"build failed with exit code {code}")
+            time.sleep(5)  # the resident process's imports and warm-up: in the background, between a user's commands
+            pages = json.loads((Path(temp) / "warm" / "report.json").read_text(encoding="utf-8"))["pages"]
+            cases: dict[str, list] = {name: [] for name in CASES}
+            article = issue / "articles" / EDITED
+            original = article.read_text(encoding="utf-8")
+            for run in range(args.runs):
+                cases["bare WeasyPrint render"].append(bare_once(issue, Path(temp) / f"bare{run}.pdf"))
+                for resident in (False, True):
+                    out = Path(temp) / f"out{run}-{resident}"
+                    cases[f"cold build{'' if resident else ', alone'}"].append(run_once(issue, out, resident))
+                    if resident:
+                        cases["unchanged rebuild"].append(run_once(issue, out))
+                    article.write_text(original.replace("开展调研", f"开展调研（第{run + 1}次）", 1), encoding="utf-8")
+                    cases[f"one-article edit{'' if resident else ', alone'}"].append(run_once(issue, out, resident))
+                    article.write_text(original, encoding="utf-8")
+        finally:
+            for pid in resident_processes():
+                os.kill(pid, signal.SIGTERM)
+    bare_time = statistics.median(s[0] for s in cases["bare WeasyPrint render"])
+    print(f"issue: {args.issue} ({pages} pages), {args.runs} runs of each; 'alone': without the resident process")
+    for name, samples in cases.items():
+        print(summary(name, samples, pages, bare_time))
 
 
 if __name__ == "__main__":

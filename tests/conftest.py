@@ -9,6 +9,9 @@ import pytest
 # The tests read English messages unless they ask for Chinese (test_i18n.py); a developer's own
 # zh_CN locale must not change what they expect.
 os.environ["TYPESET_LANG"] = "en"
+# Each command in a process of its own: a resident process (typeset/resident.py) outliving a test
+# would hold its temporary folders; test_resident.py starts its own and stops it.
+os.environ["TYPESET_RESIDENT"] = "0"
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "issues" / "demo"

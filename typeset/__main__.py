@@ -1,3 +1,3 @@
-from .cli import main
+from .resident import main
 
 main()

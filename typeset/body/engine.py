@@ -354,6 +354,18 @@ def remove_font_folders(inherited: frozenset[str] = frozenset()) -> None:
 atexit.register(remove_font_folders)
 
 
+def leave_inherited_folders() -> None:
+    """In a process forked to run one command (`typeset.resident`): the font configurations'
+    folders and the temporary folder it inherited are its parent's, which removes them when it
+    ends; this process removes only what it makes, in a temporary folder of its own."""
+    for config in _font_configurations.values():
+        config._folder = None  # the configurations stay: their fonts are loaded
+    atexit.unregister(shutil.rmtree)  # the parent's temporary folders
+    if _font_configurations:
+        tempfile.tempdir = None
+        _use_own_temporary_folder()
+
+
 def _use_own_temporary_folder() -> None:
     """Temporary files of this process (WeasyPrint's font copies above all) go to a folder of its
     own, `typeset-<pid>` in the system's. A process killed before its clean-up ran (SIGKILL,

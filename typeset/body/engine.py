@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -102,6 +103,7 @@ def install_extensions() -> None:
     columns.install()
     stylesheets.install()
     _subset_fonts_in_parallel()
+    _face_files_read_when_needed()
     _report_pages()
     _photos_named_by_content()
 
@@ -269,6 +271,43 @@ def _subset_fonts_in_parallel() -> None:
     weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
 
 
+_NOT_READ = object()
+_making_font = threading.local()
+
+
+@lru_cache(maxsize=1)
+def _face_files_read_when_needed() -> None:
+    """WeasyPrint copies a face's whole file out of HarfBuzz for each font it draws with (80 ms
+    for the six CJK faces of a page), though a part names its faces instead of embedding them
+    (`write_part`): the copy is made when the content is first asked for, as subsetting does."""
+    original_init, original_data = pdf_fonts.Font.__init__, pdf_fonts.get_hb_object_data
+
+    def init(font, *args, **kwargs):
+        _making_font.active = True
+        try:
+            original_init(font, *args, **kwargs)
+        finally:
+            _making_font.active = False
+
+    def get_hb_object_data(hb_object, *args, **kwargs):
+        if getattr(_making_font, "active", False) and not args and not kwargs:
+            return _NOT_READ  # the face's file, in Font.__init__: read by `file_content` when asked for
+        return original_data(hb_object, *args, **kwargs)
+
+    def read(font):
+        content = font.__dict__.get("_file_content", _NOT_READ)
+        if content is _NOT_READ:
+            content = font.__dict__["_file_content"] = original_data(font.hb_face)
+        return content
+
+    def store(font, content):
+        font.__dict__["_file_content"] = content
+
+    pdf_fonts.Font.__init__ = init
+    pdf_fonts.get_hb_object_data = get_hb_object_data
+    pdf_fonts.Font.file_content = property(read, store)
+
+
 # True while `write_part` writes: the faces are left out of the PDF, `pdf.link` embeds them
 _writing_part = False
 FACE_MARKER = b"typeset-face:"
@@ -294,7 +333,7 @@ def _leave_faces_out(jobs: list) -> dict[int, tuple]:
     left_out = {}
     for font, _to_unicode in jobs:
         if _can_leave_out(font):
-            left_out[id(font)] = (font, font.file_content)
+            left_out[id(font)] = (font, font.__dict__.get("_file_content", _NOT_READ))  # not read for this
             font.file_content, font._typeset_subset = _face_placeholder(font), True
     return left_out
 

@@ -88,7 +88,14 @@ class Engine:
             document = weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/",
                                        url_fetcher=self.fetcher).render(font_config=self.font_config)
         self.diagnostics.raise_if_errors()
+        self.font_config.typeset_warm = True
         return document
+
+    @property
+    def warm(self) -> bool:
+        """Whether this process has laid out with these fonts: the faces are loaded (half a second
+        the first time, in each process that has not), and processes forked now inherit them."""
+        return getattr(self.font_config, "typeset_warm", False)
 
     def pages_of(self, document, article: Article) -> list[int]:
         """The indexes of the article's pages in `document`."""

@@ -324,6 +324,12 @@ class _Planner:
             laid_out = lay_out_together(missing)
             return first, laid_out if len(missing) == len(articles) else None
         else:
+            if not self.engine.warm:
+                # the shortest here first: the processes forked now and for later work inherit the
+                # fonts it loads, instead of each loading them for its first layout
+                shortest = min(groups, key=lambda group: sum(len(a.body_html) for a in group))
+                lay_out_together(shortest)
+                groups.remove(shortest)
             self.in_parallel(lambda group: lay_out_together(group) and None, groups)  # the trials come back in the cache
         for article in missing:
             first[article.slug] = self.cache.get(keys[article.slug])

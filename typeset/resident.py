@@ -53,10 +53,18 @@ def main() -> None:
     from .cli import main as command_line
 
     try:
-        command_line(args=argv, prog_name="typeset")
+        command_line(args=argv, prog_name=_program_name())
     finally:
         if key:
             start(_issue_folder(argv), key)
+
+
+def _program_name() -> str:
+    """What usage lines call this command, as click names it: `typeset`, or `python -m typeset`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name in ("typeset", "typeset.__main__"):
+        return "python -m typeset"
+    return os.path.basename(sys.argv[0])
 
 
 def _wanted(argv: list[str]) -> bool:
@@ -134,7 +142,8 @@ def hand_off(argv: list[str], key: str | None = None) -> int | None:
     with connection:
         try:
             connection.connect(_address_of(key or resident_key(dict(os.environ))))
-            request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode() + b"\n"
+            request = json.dumps({"argv": argv, "program": _program_name(), "cwd": os.getcwd(),
+                                  "env": dict(os.environ)}).encode() + b"\n"
             socket.send_fds(connection, [request[:1]], [0, 1, 2])  # the files with the first byte
             connection.sendall(request[1:])
             started = _read_message(connection)
@@ -328,7 +337,7 @@ def _run_command(request: dict, fds: list[int], connection: socket.socket, mask)
         from .cli import main as command_line
 
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal passed on before now is taken here
-        command_line(args=request["argv"], prog_name="typeset")
+        command_line(args=request["argv"], prog_name=request["program"])
         code = 0
     except KeyboardInterrupt:  # before the command line took it: as it would have ended
         from .i18n import _

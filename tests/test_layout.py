@@ -2,6 +2,7 @@
 
 import io
 from collections import Counter
+from dataclasses import replace
 
 import pikepdf
 import pytest
@@ -45,7 +46,7 @@ def planned_issue(tmp_path_factory):
     return write_issue(tmp_path_factory.mktemp("planned") / "issue", plan(
         'file: articles/long.md, pages: "1"', 'file: articles/short.md, pages: "3-5"', "file: articles/free.md"), {
         "articles/long.md": article("长文", paragraphs=40),
-        "articles/short.md": article("短文", paragraphs=2),
+        "articles/short.md": article("短文", paragraphs=14),
         "articles/free.md": article("自由", paragraphs=2),
     })
 
@@ -180,10 +181,46 @@ def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
     assert not any(key[0] == warned for key in stylesheets._kept)
 
 
-def test_an_edited_article_is_laid_out_at_its_loosest_beside_its_first_layout(tmp_path):
+def test_what_is_laid_out_ahead_of_an_edited_article(tmp_path):
+    """As the last build printed it (likely printed again: its part is written too), then at the
+    loosest setting (likely printed when nothing else was); once each."""
+    from typeset.body.filling import at_loosest
+    from typeset.body.planning import _likely_next
+    from typeset.inputs.copyfit import Setting, load_ranges
+
+    root = write_issue(tmp_path / "issue", plan('file: articles/short.md, pages: "3-4"'),
+                       {"articles/short.md": article("短文", paragraphs=14)})
+    diagnostics = Diagnostics()
+    edited = read_articles(load_manifest(root, diagnostics, display_root="issue"), diagnostics)[0]
+    ranges = load_ranges(find_house(root, "issue"), diagnostics)
+    loosest = at_loosest(ranges, edited)
+    printed = replace(edited, fit=Setting(leading=0.04))
+    assert _likely_next(ranges, None, {"articles/short.md": printed.fit}, edited) == [(printed, True), (loosest, False)]
+    assert _likely_next(ranges, None, {"articles/short.md": loosest.fit}, edited) == [(loosest, True)]
+    assert _likely_next(ranges, None, {"articles/short.md": None}, edited) == [(loosest, True)]  # printed as it is
+    assert _likely_next(ranges, None, {}, edited) == [(loosest, True)]
+
+
+def test_the_settings_the_last_build_printed(tmp_path):
+    import json
+
+    from typeset.build import _printed_before
+    from typeset.inputs.copyfit import Setting
+
+    (tmp_path / "report.json").write_text(json.dumps({"articles": [
+        {"file": "articles/a.md", "fit_settings": {"leading": 0.04}, "fillers": []},
+        {"file": "articles/b.md", "fit_settings": None, "fillers": []},
+        {"file": "articles/c.md", "fit_settings": {"leading": 0.1}, "fillers": [{"file": "fillers/x.md"}]}]}))
+    assert _printed_before(tmp_path) == {"articles/a.md": Setting(leading=0.04), "articles/b.md": None}
+    (tmp_path / "report.json").write_text("{")
+    assert _printed_before(tmp_path) == {} and _printed_before(tmp_path / "none") == {} and _printed_before(None) == {}
+
+
+def test_an_edited_article_is_laid_out_ahead_beside_its_first_layout(tmp_path):
     """After an edit, one process lays the article out as it is; another, which would wait, lays
-    it out at the loosest setting, what filling asks first of an article that ends short. The
-    outcome is the one-process outcome; the layout made ahead is kept only when filling used it."""
+    it out at the setting the last build printed it at (with its part) and at the loosest
+    setting, what filling asks first of an article that ends short. The outcome is the
+    one-process outcome; a layout made ahead is kept only when planning used it."""
     from typeset.body.engine import Engine
     from typeset.body.filling import at_loosest
     from typeset.body.layoutcache import LayoutCache
@@ -193,27 +230,30 @@ def test_an_edited_article_is_laid_out_at_its_loosest_beside_its_first_layout(tm
                        {"articles/short.md": article("短文", paragraphs=14), "articles/long.md": article("长文", paragraphs=6)})
     diagnostics = Diagnostics()
 
-    def build(jobs):
+    def build(jobs, printed_before=None):
         manifest = load_manifest(root, diagnostics, display_root="issue")
         articles = read_articles(manifest, diagnostics)
         house = find_house(root, "issue")
         fonts = load_fonts(house.dirs("fonts"), {}, diagnostics)
         cache = LayoutCache(tmp_path / f"out{jobs}")
-        body = lay_out(manifest, articles, house, fonts, diagnostics, cache, jobs=jobs, parts=True)
+        body = lay_out(manifest, articles, house, fonts, diagnostics, cache, jobs=jobs, parts=True,
+                       printed_before=printed_before)
         for name, data in cache.files().items():
             (cache.folder.parent.parent / name).parent.mkdir(parents=True, exist_ok=True)
             (cache.folder.parent.parent / name).write_bytes(data)
         return articles, Engine(manifest, articles, house, fonts, diagnostics), body, cache
 
-    for jobs in (1, 2):
-        build(jobs)
+    printed = {jobs: {f.article.entry.rel: f.article.fit for f in build(jobs)[2].fits} for jobs in (1, 2)}
     text = (root / "articles/short.md").read_text(encoding="utf-8")
     (root / "articles/short.md").write_text(text.replace("排版是一门", "排版本是一门", 1), encoding="utf-8")
-    outcomes = {jobs: build(jobs) for jobs in (1, 2)}
+    outcomes = {jobs: build(jobs, printed[jobs]) for jobs in (1, 2)}
     articles, engine, body, cache = outcomes[2]
     loosest = at_loosest(load_ranges(engine.house, diagnostics), articles[0])
     ahead = cache.key(engine.html([loosest], {loosest.slug: 3}), loosest)
     assert ahead in cache.new  # laid out beside the first layout
+    before = replace(articles[0], fit=printed[2]["articles/short.md"])
+    as_printed = cache.key(engine.html([before], {before.slug: 3}), before)
+    assert as_printed in cache.new and as_printed in cache.new_parts  # with its part, likely printed
     assert [(f.article.fit, f.pages_kept, f.short_lines) for f in body.fits] == \
         [(f.article.fit, f.pages_kept, f.short_lines) for f in outcomes[1][2].fits]
     assert (ahead in cache.used) == (body.fits[0].article.fit is not None)

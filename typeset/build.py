@@ -103,17 +103,30 @@ class LaidOut:
 
 
 def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
-                  display_root: str | None = None, cache: LayoutCache | None = None) -> LaidOut:
-    """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked."""
+                  display_root: str | None = None, cache: LayoutCache | None = None,
+                  out_dir: Path | None = None) -> LaidOut:
+    """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked
+    (with what the last build into `out_dir` printed, for the layouts made ahead after an edit)."""
     display_root = display_root if display_root is not None else str(issue_dir)
     with current().step("read"):
         manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
         house = find_house(issue_dir, display_root)
         read = read_for_layout(manifest, house, diagnostics, strict)
     body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache, fillers=read.fillers,
-                   parts=True)
+                   parts=True, printed_before=_printed_before(out_dir))
     _report_fit(read.manifest, body, diagnostics)
     return LaidOut(read.house, read.manifest, read.fonts, body, read.profile)
+
+
+def _printed_before(out_dir: Path | None) -> dict[str, Setting | None]:
+    """The setting the last build into `out_dir` printed each article at, by file: those printed
+    without fillers (a guess planning may lay out ahead; a report it cannot read gives none)."""
+    try:
+        report = json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8")) if out_dir else {}
+        return {a["file"]: Setting(**a["fit_settings"]) if a["fit_settings"] else None
+                for a in report.get("articles", []) if not a.get("fillers")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) -> None:
@@ -241,7 +254,7 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     """Build the issue in memory; `write_outputs` writes it."""
     out_dir = out_dir if out_dir is not None else issue_dir / "build"
     cache = LayoutCache(out_dir)
-    laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache)
+    laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache, out_dir)
     manifest, body = laid_out.manifest, laid_out.body
     progress = current()
     with progress.step("frontpages"):

@@ -20,7 +20,7 @@ import weasyprint
 
 from ..diagnostics import Diagnostics
 from ..inputs.articles import Article
-from ..inputs.copyfit import Ranges, first_reaching, load_ranges, model_guess, narrow, relative_length, tightening
+from ..inputs.copyfit import Ranges, Setting, first_reaching, load_ranges, model_guess, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
 from ..inputs.fonts import FontSet
 from ..inputs.house import House
@@ -76,7 +76,8 @@ class BodyLayout:
 
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True,
-            fillers: FillerPool | None = None, jobs: int | None = None, parts: bool = False) -> BodyLayout:
+            fillers: FillerPool | None = None, jobs: int | None = None, parts: bool = False,
+            printed_before: dict[str, Setting | None] | None = None) -> BodyLayout:
     """Lay the articles out, each from its planned folio.
 
     Every article starts on a page of the side (left/right) its planned folio asks for, so
@@ -95,7 +96,9 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     With `parts` the pages are not laid out again as one document: each article keeps the PDF
     part of the layout planning settled on (from the cache, or laid out once more where planning
     kept none), and `BodyLayout.write_pdf` links the parts. Without, the body is one document,
-    whose boxes the caller reads (previews, tests).
+    whose boxes the caller reads (previews, tests). `printed_before`: the setting the last build
+    printed each article at (by file, as the report names it; articles printed without fillers), laid out ahead of need
+    after an edit.
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
@@ -104,7 +107,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
                        jobs=jobs if jobs is not None else workers())
     starts = {a.slug: a.entry.pages.first if a.entry.pages else None for a in articles}
     ranges = load_ranges(house, diagnostics) if fitting else {}
-    first, document = planner.first_trials(articles, starts, partial(_likely_next, ranges, fillers))
+    first, document = planner.first_trials(articles, starts,
+                                           partial(_likely_next, ranges, fillers, printed_before or {}))
     needed = {a.slug: max(1, first[a.slug].pages) for a in articles}
     articles, plan, fitted = _fit_and_fill(planner, manifest, articles, first, needed, ranges, fillers, fitting)
     planned_starts = {slug: start for slug, (start, _kept) in plan.articles.items()}
@@ -150,14 +154,25 @@ def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article]
     return articles, plan, fitted
 
 
-def _likely_next(ranges: Ranges, fillers: FillerPool | None, article: Article) -> Article | None:
-    """The article as the trial planning most often asks for next sets it: at its loosest (most
-    articles end short of their last page: 15 of the reference issue's 25); None where filling
-    starts elsewhere (no loosening, fillers pinned under it, a continuation cut at the foot)."""
-    if not ranges or article.entry.pages is None or article.entry.continued_on is not None \
+def _likely_next(ranges: Ranges, fillers: FillerPool | None, printed_before: dict[str, Setting | None],
+                 article: Article) -> list[tuple[Article, bool]]:
+    """The article as the trials planning most often asks for next set it, each with whether it is
+    likely printed so: at the setting the last build printed it at (an edit seldom changes the
+    setting that fits), and at its loosest (what filling asks first of an article that ends
+    short: 15 of the reference issue's 25). None where planning starts elsewhere (fillers pinned
+    under it, a continuation cut at the foot)."""
+    if article.entry.pages is None or article.entry.continued_on is not None \
             or (fillers is not None and fillers.pinned.get(article.entry.file)):
-        return None
-    return at_loosest(ranges, article)
+        return []
+    guesses = []
+    if article.entry.rel in printed_before:
+        printed = replace(article, fit=printed_before[article.entry.rel])
+        if printed != article:
+            guesses.append((printed, True))
+    loosest = at_loosest(ranges, article) if ranges else None
+    if loosest is not None and all(loosest != guess for guess, _printed in guesses):
+        guesses.append((loosest, not guesses))  # printed when it fits, unless the last build printed another
+    return guesses
 
 
 def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,
@@ -281,8 +296,9 @@ class _Planner:
 
     def first_trials(self, articles: list[Article], starts: dict[str, int | None], guess_next=None):
         """Every article from its planned folio: (trial by slug, the document when all were laid out
-        in it together, else None). `guess_next(article)`: the article as the next trial planning
-        will likely ask for sets it (None: no guess), laid out on processes that would wait."""
+        in it together, else None). `guess_next(article)`: the article as the next trials planning
+        will likely ask for set it (with whether it is likely printed so: its part is written
+        too), laid out on processes that would wait."""
         keys = {a.slug: self.key(a, starts[a.slug]) if self.remember else "" for a in articles}
         first = {a.slug: self.cache.get(keys[a.slug]) if self.remember else None for a in articles}
         missing = [a for a in articles if first[a.slug] is None]
@@ -307,19 +323,21 @@ class _Planner:
 
         # each article on its own, the longest first (`in_parallel`): the processes end together
         groups = [[article] for article in missing] if self.remember and self.jobs > 1 else [missing]
-        ahead = [a for a in map(guess_next, missing) if a is not None] if len(groups) == 1 and self.jobs > 1 \
-            and self.remember and guess_next is not None else []
+        ahead = [guess for article in missing for guess in guess_next(article)] \
+            if len(groups) == 1 and self.jobs > 1 and self.remember and guess_next is not None else []
         if ahead:
             # one process would lay out what changed while the others wait: beside it, they lay out
-            # what filling will likely ask of those articles next (the loosest setting)
+            # what planning will likely ask of those articles next (`guess_next`)
             def lay_out_ahead(item) -> None:
                 if isinstance(item, list):
                     lay_out_together(item)
+                elif item[1]:  # likely printed so: its part too
+                    self.keep(item[0], starts[item[0].slug], "layout")
                 else:
-                    self.keep(item, starts[item.slug], "layout")
+                    self.alone(item[0], starts[item[0].slug], "layout")
             self.in_parallel(lay_out_ahead, [missing, *ahead])
             # kept only if planning asks for them: the cache holds what a cold build would
-            self.cache.used -= {self.key(a, starts[a.slug]) for a in ahead}
+            self.cache.used -= {self.key(a, starts[a.slug]) for a, _printed in ahead}
         elif len(groups) == 1:
             laid_out = lay_out_together(missing)
             return first, laid_out if len(missing) == len(articles) else None

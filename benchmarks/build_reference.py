@@ -9,9 +9,9 @@ a resident process (typeset/resident.py), as a user's first command does, which 
 hand their work to; the cold build and the edit are also run without it (TYPESET_RESIDENT=0: a
 process that imports everything itself, as the first command of the day). Each is also given as
 a multiple of a bare WeasyPrint render of the same text (bare_render.py), timed in the same run.
-Peak memory is that of the command's process tree and the resident process's (the build, its
-worker processes, the resident process idle or running the build) at its largest, by
-proportional set size, so pages the processes share count once. The issue is copied to a
+Peak memory is that of the command's process tree, with the resident process's for the commands
+handed to it (the resident process, the child running the build, its worker processes), at its
+largest, by proportional set size, so pages the processes share count once. The issue is copied to a
 temporary folder, so ../shared stays untouched; the resident process is stopped at the end.
 """
 
@@ -45,7 +45,7 @@ def writable_copy(source: Path, target: Path) -> Path:
 
 def run_once(issue: Path, out: Path, resident: bool = True) -> tuple[float, float, int]:
     return run_measured([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "-q"],
-                        None if resident else dict(os.environ, TYPESET_RESIDENT="0"))
+                        None if resident else dict(os.environ, TYPESET_RESIDENT="0"), resident)
 
 
 def bare_once(issue: Path, out: Path) -> tuple[float, float, int]:
@@ -53,19 +53,21 @@ def bare_once(issue: Path, out: Path) -> tuple[float, float, int]:
                          "-o", str(out)])
 
 
-def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, int]:
-    """(seconds, peak MB of the process tree and the resident process's, exit code) of `command`."""
+def run_measured(command: list[str], env: dict | None = None, resident: bool = False) -> tuple[float, float, int]:
+    """(seconds, peak MB of the process tree, and of the resident process's when it runs the
+    command, exit code) of `command`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     peak = 0
     while process.poll() is None:
-        peak = max(peak, sum(tree_memory(pid) for pid in [process.pid, *resident_processes()]))
+        peak = max(peak, sum(tree_memory(pid) for pid in [process.pid, *(resident_processes() if resident else [])]))
         time.sleep(0.05)
     return time.perf_counter() - started, peak / 1024, process.returncode
 
 
 def resident_processes() -> list[int]:
-    """The resident process of the commands this benchmark runs (its key is of this environment)."""
+    """The resident process of the commands this benchmark runs (its key is of this environment);
+    not the children it forks, which carry its command line."""
     from typeset.resident import resident_key
 
     key = resident_key(dict(os.environ)).encode()
@@ -78,7 +80,14 @@ def resident_processes() -> list[int]:
                 continue
             if b"typeset.resident" in command and key in command:
                 found.append(int(entry.name))
-    return found
+    return [pid for pid in found if _parent(pid) not in found]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def tree_memory(root: int) -> int:

@@ -21,6 +21,7 @@ the tests).
 from __future__ import annotations
 
 import array
+import gc
 import hashlib
 import json
 import os
@@ -213,6 +214,8 @@ def serve_forever(key: str, issue_dir: Path | None = None) -> None:
     _import_the_stages()
     if issue_dir is not None:
         _warm_up(issue_dir)
+    gc.collect()
+    gc.freeze()  # what is loaded now is never traversed by a child's collector: its pages stay shared
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(_address_of(key))

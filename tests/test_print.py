@@ -180,13 +180,13 @@ def test_preflight_separates_only_the_pages_it_has_not_measured(demo_build, monk
     assert set(first.ink) == set(digests) and all(0 < peak <= 300 for peak in first.ink.values())
     assert digests.count(digests[0]) == digests.count(digests[1]) == 1
     separated = []
-    original = preflight_module._separate
 
-    def separate(pdf, numbers, report):
-        separated.append(numbers)
-        return original(pdf, numbers, report)
+    class Separation(preflight_module._Separation):
+        def __init__(self, pdf, numbers):
+            separated.append(numbers)
+            super().__init__(pdf, numbers)
 
-    monkeypatch.setattr(preflight_module, "_separate", separate)
+    monkeypatch.setattr(preflight_module, "_Separation", Separation)
     known = {**first.ink, digests[0]: 400}  # as if the last build had measured 400 % on page 1
     again = preflight(out / "interior.pdf", known_ink=known)
     assert separated == []

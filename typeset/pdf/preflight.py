@@ -104,6 +104,26 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
     report.pages = len(pdf.pages)
     report.pdfx = "/OutputIntents" in pdf.Root
     report.standard = _standard(pdf)
+    # Ghostscript separates the pages for the ink check while the content is walked here (a copy:
+    # it takes the font programs out of the file it is given)
+    ink_check = _start_ink_check(pikepdf.open(io.BytesIO(data) if data is not None else pdf_path), known_ink or {}) \
+        if report.pdfx else None
+    try:
+        _check_pages(pdf, report, known_clean)
+        if report.pdfx:
+            _check_identification(pdf, report)
+            _check_transparency(pdf, report)
+            ink_check.finish(report)
+    finally:
+        if ink_check is not None:
+            ink_check.stop()
+    if binding == "saddle" and report.pages % 4:
+        report.findings.append(_finding("warning", "pages", None,
+                                        _("{pages} pages: saddle stitching needs a multiple of 4", pages=report.pages)))
+    return report
+
+
+def _check_pages(pdf: pikepdf.Pdf, report: PreflightReport, known_clean: set[str] | frozenset) -> None:
     seen_fonts: set = set()
     font_digests: dict = {}
     for number, page in enumerate(pdf.pages, start=1):
@@ -118,14 +138,6 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
         _walk(page.obj, resources, _Matrix.identity(), number, report, seen_fonts, set())
         if len(report.findings) == found:
             report.clean.add(page_digest)
-    if report.pdfx:
-        _check_identification(pdf, report)
-        _check_transparency(pdf, report)
-        _check_ink(pdf, report, known_ink or {})  # last: it takes the font programs out of `pdf`
-    if binding == "saddle" and report.pages % 4:
-        report.findings.append(_finding("warning", "pages", None,
-                                        _("{pages} pages: saddle stitching needs a multiple of 4", pages=report.pages)))
-    return report
 
 
 IDENTIFICATION_INFO = ("/Title", "/CreationDate", "/ModDate", "/GTS_PDFXVersion", "/Trapped")
@@ -185,54 +197,86 @@ def _translucent(obj) -> bool:
         (mask is not None and str(mask) != "/None") or str(obj.get("/BM", "/Normal")) not in ("/Normal", "/Compatible")
 
 
-def _check_ink(pdf: pikepdf.Pdf, report: PreflightReport, known: dict[str, int]) -> None:
+class _InkCheck:
     """Total area coverage: Ghostscript separates each page (within its BleedBox) into CMYK; the
     largest sum of the four inks over any pixel must stay under MAX_INK. A page whose drawing is
-    in `known` is not separated again."""
+    in `known` is not separated again. Started at once (`_start_ink_check`), in the background;
+    `finish` waits for it and records what it found."""
+
+    def __init__(self, digests: list[str], known: dict[str, int], separation: _Separation | None):
+        self.digests, self.known, self.separation = digests, known, separation
+
+    def finish(self, report: PreflightReport) -> None:
+        peaks = dict(self.known)
+        if self.separation is not None:
+            separated = self.separation.peaks(report)
+            if separated is None:
+                return
+            peaks.update({self.digests[number - 1]: peak for number, peak in zip(self.separation.numbers, separated)})
+        for number, page_digest in enumerate(self.digests, start=1):
+            report.ink[page_digest] = peaks[page_digest]
+            if peaks[page_digest] > MAX_INK:
+                report.findings.append(_finding("error", "ink", number, _(
+                    "total ink {peak} % somewhere on the page (over {limit} %)", peak=peaks[page_digest], limit=MAX_INK)))
+
+    def stop(self) -> None:
+        if self.separation is not None:
+            self.separation.stop()
+
+
+def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int]) -> _InkCheck:
+    """The ink check of `pdf` started: the pages whose drawing is not in `known` sent to Ghostscript."""
     digests = [ink_digest(page) for page in pdf.pages]
     unknown = [number for number, page_digest in enumerate(digests, start=1) if page_digest not in known]
-    peaks = dict(known)
-    if unknown:
-        separated = _separate(pdf, unknown, report)
-        if separated is None:
+    return _InkCheck(digests, known, _Separation(pdf, unknown) if unknown else None)
+
+
+class _Separation:
+    """Ghostscript rendering the pages `numbers` (1-based) of `pdf` (its font programs taken out)
+    to CMYK in the background, the pages shared out among the processes a build may use (`-j N`);
+    `peaks` waits for it: the peak total ink (%) of each page, or None (and a finding) when it cannot."""
+
+    def __init__(self, pdf: pikepdf.Pdf, numbers: list[int]):
+        self.numbers, self.processes, self.shares = numbers, [], []
+        self.gs = shutil.which("gs")
+        if self.gs is None:
             return
-        peaks.update({digests[number - 1]: peak for number, peak in zip(unknown, separated)})
-    for number, page_digest in enumerate(digests, start=1):
-        report.ink[page_digest] = peaks[page_digest]
-        if peaks[page_digest] > MAX_INK:
-            report.findings.append(_finding("error", "ink", number, _(
-                "total ink {peak} % somewhere on the page (over {limit} %)", peak=peaks[page_digest], limit=MAX_INK)))
-
-
-def _separate(pdf: pikepdf.Pdf, numbers: list[int], report: PreflightReport) -> list[int] | None:
-    """The peak total ink (%) of the pages `numbers` (1-based), rendered by Ghostscript, the pages
-    shared out among the processes a build may use (`-j N`); None (and a finding) when it cannot."""
-    gs = shutil.which("gs")
-    if gs is None:
-        report.findings.append(_finding("warning", "ink", None,
-                                        _("total ink not checked: Ghostscript (gs) is not installed")))
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "input.pdf"
+        self.folder = tempfile.TemporaryDirectory()
+        source = Path(self.folder.name) / "input.pdf"
         _without_font_programs(pdf, source)
         processes_wanted = workers()
-        shares = [numbers[i::processes_wanted] for i in range(min(processes_wanted, len(numbers)))]
-        processes = [subprocess.Popen([gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox",
-                                       "-sDEVICE=tiff32nc", f"-r{INK_DPI}", "-sPageList=" + ",".join(map(str, share)),
-                                       f"-sOutputFile={folder}/{index}-%04d.tif", str(source)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                     for index, share in enumerate(shares)]
-        errors = [process.communicate()[1] for process in processes]
-        failed = [error for process, error in zip(processes, errors) if process.returncode != 0]
+        self.shares = [numbers[i::processes_wanted] for i in range(min(processes_wanted, len(numbers)))]
+        self.processes = [subprocess.Popen([self.gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox",
+                                            "-sDEVICE=tiff32nc", f"-r{INK_DPI}", "-sPageList=" + ",".join(map(str, share)),
+                                            f"-sOutputFile={self.folder.name}/{index}-%04d.tif", str(source)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          for index, share in enumerate(self.shares)]
+
+    def peaks(self, report: PreflightReport) -> list[int] | None:
+        if self.gs is None:
+            report.findings.append(_finding("warning", "ink", None,
+                                            _("total ink not checked: Ghostscript (gs) is not installed")))
+            return None
+        errors = [process.communicate()[1] for process in self.processes]
+        failed = [error for process, error in zip(self.processes, errors) if process.returncode != 0]
         if failed:
             report.findings.append(_finding("error", "render", None, _("Ghostscript cannot render the file: {reason}",
                                                                        reason=failed[0].strip()[:200])))
             return None
         peaks = {}
-        for index, share in enumerate(shares):
-            for number, tiff in zip(share, sorted(Path(folder).glob(f"{index}-*.tif"))):
+        for index, share in enumerate(self.shares):
+            for number, tiff in zip(share, sorted(Path(self.folder.name).glob(f"{index}-*.tif"))):
                 peaks[number] = _peak_ink(tiff)
-        return [peaks[number] for number in numbers]
+        return [peaks[number] for number in self.numbers]
+
+    def stop(self) -> None:
+        """Ghostscript stopped if it still runs (the check failed before it was waited for); its files removed."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if self.gs is not None:
+            self.folder.cleanup()
 
 
 def _peak_ink(tiff: Path) -> int:

@@ -285,6 +285,7 @@ def _take_command(listener: socket.socket, *pipe: int) -> tuple[int, socket.sock
         connection.close()
         return None
     fds: list[int] = []
+    connection.settimeout(5)  # a command sends its request at once: one that does not cannot hold up the others
     try:
         data, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
         while not data.endswith(b"\n"):
@@ -295,6 +296,7 @@ def _take_command(listener: socket.socket, *pipe: int) -> tuple[int, socket.sock
         request = json.loads(data)
         if len(fds) != 3:
             raise ValueError("no terminal")
+        connection.settimeout(None)
     except (OSError, ValueError):
         for fd in fds:
             os.close(fd)

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,12 +66,19 @@ def run_measured(command: list[str], env: dict | None = None, resident: bool = F
     return time.perf_counter() - started, peak / 1024, process.returncode
 
 
-def resident_processes() -> list[int]:
-    """The resident process of the commands this benchmark runs (its key is of this environment);
-    not the children it forks, which carry its command line."""
-    from typeset.resident import resident_key
+@lru_cache(maxsize=1)
+def resident_key() -> bytes:
+    """The key of the commands' resident process (of this environment): hashing typeset's code,
+    so once, not in every 50 ms sample."""
+    from typeset.resident import resident_key as key_of
 
-    key = resident_key(dict(os.environ)).encode()
+    return key_of(dict(os.environ)).encode()
+
+
+def resident_processes() -> list[int]:
+    """The resident process of the commands this benchmark runs; not the children it forks, which
+    carry its command line."""
+    key = resident_key()
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

@@ -202,15 +202,20 @@ def test_what_is_laid_out_ahead_of_an_edited_article(tmp_path):
 
 
 def test_the_settings_the_last_build_printed(tmp_path):
-    import json
-
     from typeset.build import _printed_before
     from typeset.inputs.copyfit import Setting
+    from typeset.report import ArticleReport, BuildReport
 
-    (tmp_path / "report.json").write_text(json.dumps({"articles": [
-        {"file": "articles/a.md", "fit_settings": {"leading": 0.04}, "fillers": []},
-        {"file": "articles/b.md", "fit_settings": None, "fillers": []},
-        {"file": "articles/c.md", "fit_settings": {"leading": 0.1}, "fillers": [{"file": "fillers/x.md"}]}]}))
+    def printed(file, fit_settings, fillers=()):
+        return ArticleReport(file=file, title="", section="", planned=[1, 1], actual=[1, 1], pages_needed=1,
+                             overset_lines=0, overset_chars=0, underfill_lines=0, underfill_mm=0.0, blank_pages=[],
+                             continued_on=None, continuation=None, fit_settings=fit_settings, fit="ok",
+                             fillers=list(fillers))
+
+    report = BuildReport(issue={}, outputs={}, page_labels=[], folios=[], blank_pages=[], laid_out=[], warnings=[],
+                         errors=[], articles=[printed("articles/a.md", {"leading": 0.04}), printed("articles/b.md", None),
+                                              printed("articles/c.md", {"leading": 0.1}, [{"file": "fillers/x.md"}])])
+    (tmp_path / "report.json").write_bytes(report.encode())
     assert _printed_before(tmp_path) == {"articles/a.md": Setting(leading=0.04), "articles/b.md": None}
     (tmp_path / "report.json").write_text("{")
     assert _printed_before(tmp_path) == {} and _printed_before(tmp_path / "none") == {} and _printed_before(None) == {}

@@ -107,11 +107,8 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
                   out_dir: Path | None = None) -> LaidOut:
     """Stages 1–4: manifest, articles, fonts, the body laid out on the plan and its fit checked
     (with what the last build into `out_dir` printed, for the layouts made ahead after an edit)."""
-    display_root = display_root if display_root is not None else str(issue_dir)
     with current().step("read"):
-        manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
-        house = find_house(issue_dir, display_root)
-        read = read_for_layout(manifest, house, diagnostics, strict)
+        read = read_issue(issue_dir, diagnostics, strict, display_root)
     body = lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics, cache, fillers=read.fillers,
                    parts=True, printed_before=_printed_before(out_dir))
     _report_fit(read.manifest, body, diagnostics)
@@ -121,11 +118,12 @@ def lay_out_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = Fals
 def _printed_before(out_dir: Path | None) -> dict[str, Setting | None]:
     """The setting the last build into `out_dir` printed each article at, by file: those printed
     without fillers (a guess planning may lay out ahead; a report it cannot read gives none)."""
+    if out_dir is None:
+        return {}
     try:
-        report = json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8")) if out_dir else {}
-        return {a["file"]: Setting(**a["fit_settings"]) if a["fit_settings"] else None
-                for a in report.get("articles", []) if not a.get("fillers")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        report = BuildReport.from_json(json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8")))
+        return {a.file: Setting(**a.fit_settings) if a.fit_settings else None for a in report.articles if not a.fillers}
+    except (OSError, ValueError, KeyError, TypeError):  # as `request.last_build` reads it
         return {}
 
 
@@ -165,6 +163,14 @@ class ReadForLayout:
     fillers: FillerPool  # the 补白 the issue may set under its articles
 
 
+def read_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
+               display_root: str | None = None) -> ReadForLayout:
+    """Stages 1–3 for the issue in `issue_dir`: its manifest and house style, then `read_for_layout`."""
+    display_root = display_root if display_root is not None else str(issue_dir)
+    manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
+    return read_for_layout(manifest, find_house(issue_dir, display_root), diagnostics, strict)
+
+
 def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False) -> ReadForLayout:
     """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
     loaded and covering every character, photos in print colour."""
@@ -188,8 +194,7 @@ def warm_up(issue_dir: Path) -> None:
     forks commands (`typeset.resident`): their layouts find the fonts loaded and the house
     stylesheet parsed (half a second in each process that would do it)."""
     diagnostics = Diagnostics()
-    manifest = load_manifest(issue_dir, diagnostics, display_root=str(issue_dir))
-    read = read_for_layout(manifest, find_house(issue_dir, str(issue_dir)), diagnostics)
+    read = read_issue(issue_dir, diagnostics)
     if read.articles:
         shortest = min(read.articles, key=lambda a: len(a.body_html))
         Engine(read.manifest, read.articles, read.house, read.fonts, diagnostics).render([shortest], {shortest.slug: None})

@@ -97,8 +97,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     part of the layout planning settled on (from the cache, or laid out once more where planning
     kept none), and `BodyLayout.write_pdf` links the parts. Without, the body is one document,
     whose boxes the caller reads (previews, tests). `printed_before`: the setting the last build
-    printed each article at (by file, as the report names it; articles printed without fillers), laid out ahead of need
-    after an edit.
+    printed each article at (by file, as the report names it; articles printed without fillers),
+    laid out ahead of need after an edit.
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)

@@ -99,15 +99,17 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
     ink of pages checked before, by `ink_digest`: only the other pages are separated again.
     `known_clean`: pages (by `content_digest`) whose content a check before found nothing in:
     their content streams are not read again (their fonts are checked all the same)."""
+    def open_file() -> pikepdf.Pdf:
+        return pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
+
     report = PreflightReport(str(pdf_path))
-    pdf = pikepdf.open(io.BytesIO(data) if data is not None else pdf_path)
+    pdf = open_file()
     report.pages = len(pdf.pages)
     report.pdfx = "/OutputIntents" in pdf.Root
     report.standard = _standard(pdf)
-    # Ghostscript separates the pages for the ink check while the content is walked here (a copy:
-    # it takes the font programs out of the file it is given)
-    ink_check = _start_ink_check(pikepdf.open(io.BytesIO(data) if data is not None else pdf_path), known_ink or {}) \
-        if report.pdfx else None
+    # Ghostscript separates the pages for the ink check while the content is walked here (from a
+    # copy: it takes the font programs out of the file it is given)
+    ink_check = _start_ink_check(pdf, known_ink or {}, open_file) if report.pdfx else None
     try:
         _check_pages(pdf, report, known_clean)
         if report.pdfx:
@@ -224,11 +226,12 @@ class _InkCheck:
             self.separation.stop()
 
 
-def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int]) -> _InkCheck:
-    """The ink check of `pdf` started: the pages whose drawing is not in `known` sent to Ghostscript."""
+def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int], copy) -> _InkCheck:
+    """The ink check of `pdf` started: the pages whose drawing is not in `known` sent to
+    Ghostscript, in `copy()` of the file (opened only then)."""
     digests = [ink_digest(page) for page in pdf.pages]
     unknown = [number for number, page_digest in enumerate(digests, start=1) if page_digest not in known]
-    return _InkCheck(digests, known, _Separation(pdf, unknown) if unknown else None)
+    return _InkCheck(digests, known, _Separation(copy(), unknown) if unknown else None)
 
 
 class _Separation:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pikepdf
 import pytest
 from PIL import Image
 
@@ -65,16 +66,25 @@ def test_a_damaged_cache_entry_is_rebuilt_with_one_warning(clean, tmp_path, fold
     assert again.returncode == 0 and "damaged" not in again.stderr
 
 
-def test_damaged_layout_entries_are_laid_out_again(clean, tmp_path):
+def _font_programs(pdf_path: Path) -> list[bytes]:
+    with pikepdf.open(pdf_path) as pdf:
+        return sorted(obj[key].read_bytes() for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary)
+                      for key in ("/FontFile2", "/FontFile3") if key in obj)
+
+
+@pytest.mark.parametrize("pattern", ["*.json", "*.subset"])  # layouts; the font subsets the linker made
+def test_damaged_layout_entries_are_made_again(clean, tmp_path, pattern):
     issue, cache, text = clean
     out = tmp_path / "out"
     assert _build(issue, out, cache).returncode == 0
-    entries = sorted((out / ".cache" / "layout").glob("*.json"))
+    programs = _font_programs(out / "issue.pdf")
+    entries = sorted((out / ".cache" / "layout").glob(pattern))
     _damage(entries, "junk")
     result = _build(issue, out, cache)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.count("was damaged and has been rebuilt") == len(entries)
     assert pdf_text_by_page(out / "issue.pdf") == text
+    assert _font_programs(out / "issue.pdf") == programs
 
 
 def test_a_cache_folder_that_cannot_be_made_is_done_without(clean, tmp_path):

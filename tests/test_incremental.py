@@ -23,10 +23,14 @@ def test_an_edit_re_lays_out_only_its_article_and_builds_what_a_cold_build_does(
     assert cold["laid_out"] == files
     entries = sorted((out / ".cache" / "layout").glob("*.json"))
     assert len(entries) >= len(files)
+    subsets = {p.name: p.stat().st_mtime_ns for p in (out / ".cache" / "layout").glob("*.subset")}
+    assert subsets  # the font subsets the linker made
 
     again = _build(issue, out, "--force")
     assert again["laid_out"] == [] and again["articles"] == cold["articles"]
     assert sorted((out / ".cache" / "layout").glob("*.json")) == entries
+    # the same glyphs: the subsets are taken from the cache, not made and written again
+    assert {p.name: p.stat().st_mtime_ns for p in (out / ".cache" / "layout").glob("*.subset")} == subsets
 
     path = issue / EDITED
     text = path.read_text(encoding="utf-8")
@@ -44,5 +48,7 @@ def test_an_edit_re_lays_out_only_its_article_and_builds_what_a_cold_build_does(
     start = edited["page_labels"].index(str(next(a for a in edited["articles"] if a["file"] == EDITED)["actual"][0]))
     assert "校对改动：这一段" in pdf_text_by_page(out / "issue.pdf")[start].replace("\n", "")
     # the entries of the article as it was are gone: the cache holds what a cold build keeps
-    kept = sorted(p.name for p in (out / ".cache" / "layout").glob("*.json"))
-    assert kept == sorted(p.name for p in (tmp_path / "fresh" / ".cache" / "layout").glob("*.json"))
+    def entries_in(folder):
+        return sorted(p.name for pattern in ("*.json", "*.pdf", "*.subset") for p in folder.glob(pattern))
+
+    assert entries_in(out / ".cache" / "layout") == entries_in(tmp_path / "fresh" / ".cache" / "layout")

@@ -55,6 +55,10 @@ def test_print_files_are_fully_identified_and_black_overprints(demo_build, name)
         assert str(pdf.docinfo["/CreationDate"]) == str(pdf.docinfo["/ModDate"])
         total, overprinting = _black_text(pdf)
         assert total > 0 and overprinting == total
+        # the states that set it, each once in the file: not four more with every article's part
+        states = [(bool(obj.get("/op")), bool(obj.get("/OP"))) for obj in pdf.objects
+                  if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/ExtGState" and "/OPM" in obj]
+        assert states and len(set(states)) == len(states)
     assert PdfDocument(str(out / name)).validate_pdf_x("4") == {"valid": True, "level": "4", "errors": [],
                                                                   "warnings": []}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .body.engine import Engine
-from .body.layoutcache import LayoutCache
+from .body.layoutcache import LayoutCache, font_files
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics, OutputError
 from .frontpages.contents import build_contents, contents_text
@@ -32,6 +32,7 @@ from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
 from .inputs.photos import cmyk_image, find_profile
 from .inputs.proofread import proofread_issue
 from .pdf.assemble import assemble_issue
+from .pdf.link import face_files
 from .pdf.package import PACKAGE, package_zip
 from .pdf.pages import page_images
 from .pdf.preflight import preflight, preflight_warning
@@ -192,9 +193,11 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
 def warm_up(issue_dir: Path) -> None:
     """Read `issue_dir` and lay out its shortest article, as a resident process does before it
     forks commands (`typeset.resident`): their layouts find the fonts loaded and the house
-    stylesheet parsed (half a second in each process that would do it)."""
+    stylesheet parsed (half a second in each process that would do it), the articles refined
+    and proofread (`cjk.refine`), the font files' digests known (`link.face_files`)."""
     diagnostics = Diagnostics()
     read = read_issue(issue_dir, diagnostics)
+    face_files(list(font_files(read.fonts)))
     if read.articles:
         shortest = min(read.articles, key=lambda a: len(a.body_html))
         Engine(read.manifest, read.articles, read.house, read.fonts, diagnostics).render([shortest], {shortest.slug: None})

@@ -41,6 +41,7 @@ from ..inputs.house import House
 from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
 from ..progress import current
+from ..pdf.overprint import overprint_part
 from ..store import Inputs, digest, ensure, user_cache
 from . import columns, heads, justify, pushin, stylesheets
 from .html import ArticleBlock, render_html
@@ -325,13 +326,15 @@ def write_part(document: weasyprint.Document, indexes: list[int]) -> bytes:
 
     A part names the face of each font instead of embedding a subset of it: the linker embeds
     each face once, subset to the glyphs all parts use, where WeasyPrint would embed one subset
-    per part. The glyph IDs (CIDs) are the face's own in every part, so the pages need no change."""
+    per part. The glyph IDs (CIDs) are the face's own in every part, so the pages need no change.
+    Its pure black overprints already (`pdf.overprint`): the print files take its pages as they are."""
     global _writing_part
     _writing_part = True
     try:
-        return document.copy([document.pages[i] for i in indexes]).write_pdf()
+        written = document.copy([document.pages[i] for i in indexes]).write_pdf()
     finally:
         _writing_part = False
+    return overprint_part(written)
 
 
 def _leave_faces_out(jobs: list) -> dict[int, tuple]:

@@ -6,7 +6,8 @@ in that HTML, the fonts and photos it names, and typeset's code. The cache key i
 exactly that; the value is what planning needs: the number of pages, the lines placed on
 each, and how far each column of the last page ends short of the foot. The layout an article
 keeps has its pages too, as a PDF part (`engine.write_part`): the issue's PDF is linked from
-the parts (`pdf.link`), so an article is never laid out again to be printed.
+the parts (`pdf.link`), so an article is never laid out again to be printed; the font subsets
+the linker made are kept as well.
 
 Entries live under OUT_DIR/.cache/layout/ as small JSON files and PDF parts, written with the
 build's outputs (never on an input error) by atomic rename, so two builds at once only ever
@@ -20,8 +21,9 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
@@ -97,6 +99,10 @@ class LayoutCache:
         self.used: set[str] = set()
         self.new: dict[str, Trial] = {}
         self.new_parts: dict[str, bytes] = {}
+        self.new_subsets: dict[str, bytes] = {}
+        # the layouts whose parts the build printed (None: all it used): a part written ahead of
+        # need for a layout that was only a trial after all is not kept, as a cold build keeps none
+        self.printed: set[str] | None = None
 
     def use_fonts(self, fonts: FontSet) -> None:
         """The fonts the layouts are made with: part of every key."""
@@ -155,21 +161,50 @@ class LayoutCache:
         self.new[key] = trial  # its entry names the part: written anew
         self.new_parts[key] = data
 
+    def subset(self, recipe: str, make: Callable[[], bytes]) -> bytes:
+        """A font subset the linker makes (`pdf.link`: `recipe` names the face, the glyphs and what
+        subsets it), from the cache or `make()`: an edit that brings no new character to a face
+        needs no new subset of it. The file holds the SHA-256 of the subset before it."""
+        key = digest(Inputs(values=(self.fingerprint, recipe)))[:32]
+        self.used.add(key)
+        if key in self.new_subsets:
+            return self.new_subsets[key]
+        if self.folder is not None:
+            path = self.folder / f"{key}.subset"
+            try:
+                stored = path.read_bytes()
+            except OSError:
+                stored = None
+            if stored is not None:
+                if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
+                    return stored[65:]
+                note_damaged(path)  # made again; the build writes it anew
+        data = self.new_subsets[key] = make()
+        return data
+
     def files(self) -> dict[str, bytes]:
         """The new entries the build used, as output files relative to OUT_DIR (a layout made ahead
         that planning never asked for is not kept)."""
-        files = {str(FOLDER / f"{key}.json"): json.dumps(trial.as_json()).encode() for key, trial in self.new.items()
-                 if key in self.used}
-        files.update({str(FOLDER / f"{key}.pdf"): data for key, data in self.new_parts.items() if key in self.used})
+        parts = {key: data for key, data in self.new_parts.items() if self._keeps_part(key)}
+        files = {str(FOLDER / f"{key}.json"):
+                 json.dumps((trial if key in parts or key not in self.new_parts else replace(trial, part="")).as_json())
+                 .encode() for key, trial in self.new.items() if key in self.used}
+        files.update({str(FOLDER / f"{key}.pdf"): data for key, data in parts.items()})
+        files.update({str(FOLDER / f"{key}.subset"): hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+                      for key, data in self.new_subsets.items()})
         return files
+
+    def _keeps_part(self, key: str) -> bool:
+        return key in self.used and (self.printed is None or key in self.printed)
 
     def stale(self) -> list[Path]:
         """Entries in the folder this build did not use (left by inputs that no longer exist), and
         temporary files of a build killed an hour ago or more."""
         if self.folder is None or not self.folder.is_dir():
             return []
-        unused = [path for pattern in ("*.json", "*.pdf") for path in self.folder.glob(pattern)
+        unused = [path for pattern in ("*.json", "*.subset") for path in self.folder.glob(pattern)
                   if path.stem not in self.used]
+        unused += [path for path in self.folder.glob("*.pdf") if not self._keeps_part(path.stem)]
         killed = [path for path in self.folder.glob(".*.tmp") if time.time() - _mtime(path) > 3600]
         return unused + killed
 

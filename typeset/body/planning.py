@@ -58,12 +58,13 @@ class BodyLayout:
     planned_anew: list[str] = field(default_factory=list)  # slugs laid out for planning, not found in the cache
     parts: list[tuple[bytes, int]] = field(default_factory=list)  # (PDF part, pages kept), in folio order
     faces: dict[str, Path] = field(default_factory=dict)  # the faces the parts name: digest -> file
+    cache: LayoutCache | None = None  # where the parts came from: the linker's subsets are kept there too
 
     def write_pdf(self) -> bytes:
         """The kept pages, in folio order, each font embedded once."""
         if self.document is not None:
             return self.document.write_pdf()
-        return link(self.parts, self.faces)
+        return link(self.parts, self.faces, self.cache.subset if self.cache is not None else None)
 
     @property
     def folios(self) -> list[int]:
@@ -131,7 +132,7 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     if parts:
         return BodyLayout(None, plan.slots, fits, passes, anew,
                           parts=[(part, fit.pages_kept) for (_trial, part), fit in zip(printed, fits)],
-                          faces=face_files(list(font_files(fonts))))
+                          faces=face_files(list(font_files(fonts))), cache=cache)
     final = document.copy([document.pages[i] for a, fit in zip(articles, fits) for i in indexes[a.slug][:fit.pages_kept]])
     return BodyLayout(final, plan.slots, fits, passes, anew)
 
@@ -397,6 +398,7 @@ class _Planner:
             self._write_part(keys[article.slug])
 
         self.in_parallel(lay_out, missing, stage="final")
+        self.cache.printed = set(keys.values())
         return [(self.cache.get(keys[a.slug]), parts[a.slug] or self.cache.new_parts[keys[a.slug]])
                 for a in articles]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..i18n import _
+from ..i18n import _, language
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 OPENERS = "“‘《〈（【「『〔"
@@ -96,13 +96,20 @@ def proofread_file(path: Path, display: str, text_keys: tuple[str, ...]) -> list
         content = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []  # reading the article reports it
+    return list(_findings_in(path, display, text_keys, content, language()))
+
+
+@lru_cache(maxsize=256)
+def _findings_in(path: Path, display: str, text_keys: tuple[str, ...], content: str, lang: str) -> tuple[Finding, ...]:
+    """Remembered by content (and the language of the messages), as `cjk.refine` is: a resident
+    process's commands check again only the files edited since it read them."""
     texts = list(_texts(content.splitlines(), text_keys))
     findings: list[Finding] = []
     for piece in texts:
         findings += [Finding(path, display, piece.line, piece.offset + start + 1, rule, found, suggestion, message)
                      for start, found, suggestion, rule, message in _line_findings(piece)]
     findings += _unbalanced(path, display, texts)
-    return sorted(findings, key=lambda f: (f.line, f.column, f.rule))
+    return tuple(sorted(findings, key=lambda f: (f.line, f.column, f.rule)))
 
 
 def _texts(lines: list[str], text_keys: tuple[str, ...]):

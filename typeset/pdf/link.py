@@ -16,6 +16,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pikepdf
 from weasyprint.pdf import fonts as pdf_fonts
@@ -23,6 +24,7 @@ from weasyprint.text.ffi import ffi, harfbuzz
 
 from ..body.engine import FACE_MARKER
 from ..processes import workers
+from .overprint import overprint_states, share_states
 
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
 _PAIR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
@@ -43,9 +45,10 @@ class _Font:
     right: float = 0.0  # the largest width: the font box's right edge
 
 
-def link(parts: list[tuple[bytes, int]], faces: dict[str, Path]) -> bytes:
+def link(parts: list[tuple[bytes, int]], faces: dict[str, Path], subsets: Callable | None = None) -> bytes:
     """The first pages of each part, (part, how many), in order; `faces`: face digest -> the
-    face's file (`face_files`)."""
+    face's file (`face_files`). `subsets(recipe, make)`: a subset from a cache, or `make()`
+    (`LayoutCache.subset`)."""
     out = pikepdf.new()
     opened = [(pikepdf.open(io.BytesIO(part)), count) for part, count in parts]
     fonts: dict[tuple[str, str], _Font] = {}
@@ -58,10 +61,13 @@ def link(parts: list[tuple[bytes, int]], faces: dict[str, Path]) -> bytes:
                 if face is not None:
                     _gather(fonts.setdefault((name, face), _Font(face, font)), font,
                             None if drawn is None else drawn.get(str(name), set()))
-    merged = _merged_fonts(out, fonts, faces)
+    merged = _merged_fonts(out, fonts, faces, subsets or (lambda recipe, make: make()))
+    states = overprint_states(out)
     for part, count in opened:
         start = len(out.pages)
         out.pages.extend(part.pages[:count])
+        for page in out.pages[start:]:
+            share_states(page, states)
         for font_dict in _font_dicts(out, out.pages[start:]):
             for name, font in list(font_dict.items()):
                 face = _face_of(font)
@@ -171,14 +177,21 @@ def _glyphs_drawn(pages) -> dict[str, set[int]]:
     return drawn
 
 
-def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: dict[str, Path]) -> dict:
+def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: dict[str, Path],
+                  cached: Callable) -> dict:
     """One Type0 font in `out` per (resource name, face), each face's program once."""
-    glyphs: dict[str, set[int]] = {}
+    used: dict[str, set[int]] = {}
     for font in fonts.values():
-        glyphs.setdefault(font.face, set()).update(font.widths)
+        used.setdefault(font.face, set()).update(font.widths)
+    glyphs = {face: sorted(ids) for face, ids in used.items()}
+
+    def subset(face: str) -> bytes:
+        recipe = f"{face} HarfBuzz {_HARFBUZZ} {' '.join(map(str, glyphs[face]))}"
+        return cached(recipe, lambda: _subset(face, glyphs[face], faces))
+
     # HarfBuzz subsets a CJK face in some 100 ms and lets go of the GIL meanwhile: all faces at once
     with ThreadPoolExecutor(max(1, min(len(glyphs), workers()))) as pool:
-        subsets = dict(zip(sorted(glyphs), pool.map(lambda face: _subset(face, glyphs[face], faces), sorted(glyphs))))
+        subsets = dict(zip(sorted(glyphs), pool.map(subset, sorted(glyphs))))
     programs = {face: _program(out, subset) for face, subset in subsets.items()}
     merged = {}
     for (name, face), font in sorted(fonts.items()):
@@ -199,13 +212,13 @@ def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: 
     return merged
 
 
-def _subset(face: str, glyphs: set[int], faces: dict[str, Path]) -> bytes:
+def _subset(face: str, glyphs: list[int], faces: dict[str, Path]) -> bytes:
     """The face subset to `glyphs`, keeping their IDs, as WeasyPrint subsets a face for a PDF."""
     path = faces.get(face)
     if path is None:
         raise LinkError(f"a part names face {face[:12]}, which is not among the issue's font files")
     subset = _Face(path.read_bytes())
-    subset.subset(dict.fromkeys(sorted(glyphs), ""), False)
+    subset.subset(dict.fromkeys(glyphs, ""), False)
     return subset.file_content
 
 
@@ -234,7 +247,9 @@ _READONLY = 1  # HB_MEMORY_MODE_READONLY
 ffi.cdef("""
     hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, void *user_data, void *destroy);
     hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);
+    const char * hb_version_string (void);
 """)
+_HARFBUZZ = ffi.string(harfbuzz.hb_version_string()).decode()  # a subset is HarfBuzz's: another may differ
 
 
 def _width_array(widths: dict[int, float]) -> pikepdf.Array:

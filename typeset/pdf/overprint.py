@@ -6,10 +6,13 @@ The print files' content streams are rewritten: the fill and stroke colours are 
 the graphics state (q/Q), and before each painting operator (text shown, paths filled or
 stroked) an ExtGState sets overprint (/op for fills, /OP for strokes, /OPM 1) exactly when the
 colour in use is pure K. Nothing is drawn differently on screen; only separations change.
+The body's pages are rewritten once, in their part (`overprint_part`): the layout cache keeps
+them so, and a build rewrites only the pages of the covers and contents.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 
 import pikepdf
@@ -42,6 +45,43 @@ def overprint_states(pdf: pikepdf.Pdf) -> dict:
         Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
 
 
+def overprint_part(data: bytes) -> bytes:
+    """A part of the body (`body.engine.write_part`) with pure black overprinting on its pages."""
+    pdf = pikepdf.open(io.BytesIO(data))
+    states = overprint_states(pdf)
+    for page in pdf.pages:
+        overprint_black(pdf, page, states)
+    buffer = io.BytesIO()
+    pdf.save(buffer, compress_streams=True, deterministic_id=True)
+    return buffer.getvalue()
+
+
+def overprinted(page) -> bool:
+    """Whether the page was rewritten by `overprint_black` already (in its part)."""
+    states = page.obj.get("/Resources", pikepdf.Dictionary()).get("/ExtGState")
+    return isinstance(states, pikepdf.Dictionary) and _state_name(False, False) in states
+
+
+def share_states(page, states: dict) -> None:
+    """The overprint states of a page linked from a part (each part brings its four) replaced, in
+    the page and the forms it draws, by `states`, the linked file's own."""
+    pending, done = [page.obj], set()
+    while pending:
+        resources = pending.pop().get("/Resources", pikepdf.Dictionary())
+        extgstates = resources.get("/ExtGState", pikepdf.Dictionary())
+        for (fill, stroke), state in states.items():
+            if _state_name(fill, stroke) in extgstates:
+                extgstates[_state_name(fill, stroke)] = state
+        for xobject in resources.get("/XObject", pikepdf.Dictionary()).values():
+            if xobject.get("/Subtype") == "/Form" and xobject.objgen not in done:
+                done.add(xobject.objgen)
+                pending.append(xobject)
+
+
+def _state_name(fill: bool, stroke: bool) -> str:
+    return f"/TSop{int(fill)}{int(stroke)}"
+
+
 def overprint_black(pdf: pikepdf.Pdf, page, states: dict) -> None:
     """Rewrite a page of `pdf` (and the forms drawn on it) so pure black overprints, with the
     file's `overprint_states`. Done before the crop marks are added: they stay streams of their
@@ -59,7 +99,7 @@ def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:
         resources.ExtGState = extgstates = pikepdf.Dictionary()
     names = {}
     for (fill, stroke), state in states.items():
-        name = f"/TSop{int(fill)}{int(stroke)}"
+        name = _state_name(fill, stroke)
         extgstates[name] = state
         names[(fill, stroke)] = pikepdf.Name(name)
     instructions = _with_overprint(pikepdf.parse_content_stream(holder), names, extgstates)

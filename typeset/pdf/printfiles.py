@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pikepdf
 
-from .overprint import overprint_black, overprint_states
+from .overprint import overprint_black, overprint_states, overprinted, share_states
 
 MM = 72 / 25.4
 MARK_GAP = 2 * MM  # between the bleed edge and the start of a mark
@@ -49,7 +49,10 @@ def print_file(issue_pdf: bytes, pages: list[int], title: str, condition: PrintC
         bleed = max(trim[0] - bleed_box[0], bleed_box[2] - trim[2], trim[1] - bleed_box[1], bleed_box[3] - trim[3])
         reach = bleed + MARK_GAP + MARK_LENGTH + SLUG
         page.obj.MediaBox = [trim[0] - reach, trim[1] - reach, trim[2] + reach, trim[3] + reach]
-        overprint_black(out, page, states)
+        if overprinted(page):  # the body's pages are, in their parts
+            share_states(page, states)
+        else:
+            overprint_black(out, page, states)
         _crop_marks(out, page, trim, bleed)
     return _finish(out, title, condition)
 

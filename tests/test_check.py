@@ -5,7 +5,7 @@ import shutil
 
 from conftest import DEMO, MINIMAL_MANIFEST, REFERENCE, run_cli, write_issue
 
-from typeset.inputs.proofread import confusables
+from typeset.inputs.proofread import confusables, proofread_file
 
 # one planted error of every kind a line (line numbers as in the file: the front matter is 1-4)
 PLANTED = """---
@@ -142,3 +142,19 @@ def test_the_confusables_list_is_well_formed():
     assert len(pairs) > 300
     assert all(wrong != right and len(wrong) == len(right) for wrong, right in pairs)
     assert len({wrong for wrong, _right in pairs}) == len(pairs)
+
+
+def test_findings_follow_edits_and_the_language_within_one_process(tmp_path, monkeypatch):
+    """Findings are remembered by the file's content (a resident process proofreads again only
+    the files edited since): an edit in place and another language are both seen."""
+    path = tmp_path / "a.md"
+    planted = "---\ntitle: 题\n---\n\n第一段,后面。\n"
+    path.write_text(planted, encoding="utf-8")
+    monkeypatch.setenv("TYPESET_LANG", "en")
+    found = [(f.line, f.column, f.rule, f.message) for f in proofread_file(path, "a.md", ("title",))]
+    assert found == [(5, 4, "half-width-punctuation", "half-width ',' between Chinese characters")]
+    path.write_text(planted.replace(",", "，"), encoding="utf-8")
+    assert proofread_file(path, "a.md", ("title",)) == []
+    path.write_text(planted, encoding="utf-8")
+    monkeypatch.setenv("TYPESET_LANG", "zh_CN")
+    assert [f.message for f in proofread_file(path, "a.md", ("title",))] == ["中文之间用了半角“,”"]

@@ -212,30 +212,39 @@ class _Planner:
         self.engine, self.cache, self.remember, self.jobs = engine, cache, remember, max(1, jobs)
         self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
         self.held: dict[str, tuple] = {}  # key -> (document, page indexes) laid out by the work in hand
+        self.keys: dict[tuple[str, int | None], str] = {}  # (article, start) -> its layout's cache key
 
     def in_parallel(self, work, items: list, stage: str = "layout") -> list:
         """`[work(item) for item in items]`, on the worker processes when there are several.
-        The documents a piece of work lays out are held until it ends (`keep`, `_release`)."""
+        The documents a piece of work lays out are held until it ends (`keep`, `_release`).
+        Work the cache has every layout for is done here first: after an edit that is all of it
+        but the edited article's, and forking processes to look it up costs more than looking."""
         if self.jobs == 1 or len(items) < 2 or not self.remember:
             return [self._release(work(item)) for item in items]
+        done = {index: found for index, item in enumerate(items)
+                if (found := self._from_cache(work, item)) is not _LAYOUT_NEEDED}
+        rest = [index for index in range(len(items)) if index not in done]
+        if len(rest) < 2:
+            done.update({index: self._release(work(items[index])) for index in rest})
+            return [done[index] for index in range(len(items))]
         global _forked_work
         _forked_work = (self, work, items)
-        count = min(self.jobs, len(items))
+        count = min(self.jobs, len(rest))
         # the longest first, so no process is left alone with a long one at the end
-        order = sorted(range(len(items)), key=lambda index: -sum(len(a.body_html) for a in _articles_of(items[index])))
-        done: dict[int, tuple] = {}
+        order = sorted(rest, key=lambda index: -sum(len(a.body_html) for a in _articles_of(items[index])))
+        back: dict[int, tuple] = {}
         try:
             with current().step(stage, total=len(items)):
-                current().doing(_shown([items[i] for i in order[:count]]), done=0)
+                current().doing(_shown([items[i] for i in order[:count]]), done=len(done))
                 pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
                                                                 initargs=(font_folders(),))
                 try:
                     # the items go out in that order, one to each free process: those after the
                     # ones back are the ones being worked on (what the progress line shows)
                     for index, result in zip(order, pool.imap(_work_in_worker, order, chunksize=1)):
-                        done[index] = result
-                        current().doing(_shown([items[i] for i in order[len(done):len(done) + count]]),
-                                        done=len(done))
+                        back[index] = result
+                        current().doing(_shown([items[i] for i in order[len(back):len(back) + count]]),
+                                        done=len(done) + len(back))
                 except BaseException:
                     pool.terminate()
                     raise
@@ -243,16 +252,27 @@ class _Planner:
                 pool.join()
         finally:
             _forked_work = None
-        results = []
-        for index in range(len(items)):  # merged in the items' order: the same cache whatever the timing
-            result, trials, parts, used, anew, notices = done[index]
+        for index in rest:  # merged in the items' order: the same cache whatever the timing
+            result, trials, parts, used, anew, notices = back[index]
             note(notices)  # a damaged cache entry a worker found
             self.cache.new.update(trials)
             self.cache.new_parts.update(parts)
             self.cache.used |= used
             self.planned_anew |= anew
-            results.append(result)
-        return results
+            done[index] = result
+        return [done[index] for index in range(len(items))]
+
+    def _from_cache(self, work, item):
+        """`work(item)` done with the layouts in the cache alone; `_LAYOUT_NEEDED` when it needs
+        another (it is then done on a worker process, from the start: it changed nothing here)."""
+        engine, self.engine = self.engine, _CacheOnly(self.engine)
+        try:
+            return self._release(work(item))
+        except _LayoutNeeded:
+            self.held.clear()
+            return _LAYOUT_NEEDED
+        finally:
+            self.engine = engine
 
     def _release(self, result):
         """After a piece of work: the documents it laid out are let go (their parts kept by `keep`)."""
@@ -293,7 +313,12 @@ class _Planner:
         return found.fillers
 
     def key(self, article: Article, start: int | None) -> str:
-        return self.cache.key(self.engine.html([article], {article.slug: start}), article)
+        # planning asks for the same layouts again and again (an article, a setting, a start):
+        # the HTML is made once for each (its fields in full, repr of dataclasses, say which)
+        known = (repr(article), start)
+        if known not in self.keys:
+            self.keys[known] = self.cache.key(self.engine.html([article], {article.slug: start}), article)
+        return self.keys[known]
 
     def first_trials(self, articles: list[Article], starts: dict[str, int | None], guess_next=None):
         """Every article from its planned folio: (trial by slug, the document when all were laid out
@@ -401,6 +426,30 @@ class _Planner:
         self.cache.printed = set(keys.values())
         return [(self.cache.get(keys[a.slug]), parts[a.slug] or self.cache.new_parts[keys[a.slug]])
                 for a in articles]
+
+
+class _LayoutNeeded(BaseException):
+    """Work tried on the cache alone (`_Planner._from_cache`) needs a layout; a BaseException, so
+    no handler for errors in the work takes it for one."""
+
+
+_LAYOUT_NEEDED = object()
+
+
+class _CacheOnly:
+    """The engine while work is tried on the cache alone: anything that would lay out ends the try."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def render(self, *args, **kwargs):
+        raise _LayoutNeeded
+
+    def filler_heights(self, *args, **kwargs):
+        raise _LayoutNeeded
 
 
 def _articles_of(item) -> list[Article]:

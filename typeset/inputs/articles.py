@@ -17,7 +17,7 @@ from .copyfit import KNOBS, Setting, parse_range
 from .images import check_image
 from .manifest import ArticleEntry, Manifest
 from .markdown import make_parser
-from .yamlnodes import resolve_inside
+from .yamlnodes import compose, resolve_inside
 
 LAYOUT_KEYS = ("columns", "fit")
 BODY_ROLES = {"article": "song", "foreword": "kai"}
@@ -178,7 +178,7 @@ def _fit_limits(article: Article, value, where: dict, diagnostics: Diagnostics) 
 def _compose_front_matter(text: str, display: str, diagnostics: Diagnostics):
     """The front matter as {key: (value, line, column)}; False after an error."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         diagnostics.error(_("front matter YAML syntax error: {problem}", problem=exc.problem or exc.context),

@@ -18,7 +18,7 @@ from ..diagnostics import Diagnostics, InputError
 from ..i18n import _
 from .house import House
 from .schema import key, keys_of
-from .yamlnodes import NodeReader
+from .yamlnodes import NodeReader, compose
 
 HOUSE_FILE = "house.yaml"
 CMYK = tuple[float, float, float, float]
@@ -121,7 +121,7 @@ def load_house_style(house: House, diagnostics: Diagnostics) -> HouseStyle:
 def _read(path, shown: str, diagnostics: Diagnostics) -> dict[str, dict]:
     """The keys one house.yaml sets: section -> {key: value}; what it leaves out is None."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        node = compose(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         diagnostics.error(_("cannot read the house style: {reason}", reason=exc), file=shown)
         raise InputError(diagnostics) from None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from ..i18n import _
+from ..i18n import _, language
 
 # A 300 ppi photo across an A3 spread is about 35 million pixels; far beyond that is a
 # decompression bomb, not a photo.
@@ -16,6 +17,17 @@ MAX_PIXELS = 120_000_000
 
 def check_image(path: Path) -> str | None:
     """None when `path` decodes as an image; else what is wrong with it (a predicate for a diagnostic)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _checked(path, -1, -1, language())
+    return _checked(path, stat.st_size, stat.st_mtime_ns, language())
+
+
+@lru_cache(maxsize=512)
+def _checked(path: Path, size: int, mtime_ns: int, lang: str) -> str | None:
+    """Remembered by the file's size and time (and the language of the message): decoding a
+    photo takes 15 ms, and a resident process's commands find the issue's photos checked."""
     # WeasyPrint lets Pillow load truncated files (ImageFile.LOAD_TRUNCATED_IMAGES) for the whole
     # process; here a truncated photo must be found.
     tolerant, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False

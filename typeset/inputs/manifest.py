@@ -16,7 +16,7 @@ import yaml
 from ..diagnostics import Diagnostics, InputError
 from ..i18n import N_, _
 from .schema import key
-from .yamlnodes import Entries, NodeReader
+from .yamlnodes import Entries, NodeReader, compose
 
 MANIFEST_NAME = "issue.yaml"
 SECTION_STYLES = ("article", "foreword")
@@ -260,7 +260,7 @@ def _compose(path: Path, file: str, diagnostics: Diagnostics) -> yaml.Node:
                           hint=_("save issue.yaml as UTF-8"))
         raise InputError(diagnostics) from None
     try:
-        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        root_node = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         diagnostics.error(

@@ -24,6 +24,16 @@ _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:[-–—]\s*(\d+)\s*)?$")
 Entries = dict[str, tuple[yaml.Node, yaml.Node]]  # key name -> (value node, key node)
 
 
+def compose(text: str) -> yaml.Node | None:
+    """`text` as YAML nodes: by libyaml where PyYAML has it (ten times faster; the same nodes,
+    lines and columns), and a document it rejects once more by PyYAML's own parser, whose
+    error messages are the ones a person is shown. Raises yaml.YAMLError."""
+    try:
+        return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 class NodeReader:
     """Typed access to composed YAML nodes that records diagnostics with positions."""
 

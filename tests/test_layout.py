@@ -221,6 +221,42 @@ def test_the_settings_the_last_build_printed(tmp_path):
     assert _printed_before(tmp_path) == {} and _printed_before(tmp_path / "none") == {} and _printed_before(None) == {}
 
 
+def test_work_the_cache_has_every_layout_for_is_done_without_forking(monkeypatch):
+    """Work whose layouts are all in the cache is done in the planning process (forking workers to
+    look it up costs more than looking); work that needs a layout goes to a worker from its
+    start. The results come back in the items' order."""
+    import os
+
+    from typeset.body import planning
+    from typeset.body.layoutcache import LayoutCache
+
+    class Engine:  # fillers stand for any layout: their "height" is the process that laid them out
+        def filler_html(self, fillers):
+            return "|".join(fillers)
+
+        def filler_heights(self, html):
+            return {"pid": float(os.getpid())}
+
+    planner = planning._Planner(Engine(), LayoutCache(None), remember=True, jobs=2)
+    here = planner.filler_heights(["known"])["pid"]
+    assert here == os.getpid()
+
+    def work(name):
+        return planner.filler_heights(["known"])["pid"], planner.filler_heights([name])["pid"]
+
+    results = planner.in_parallel(work, ["known", "new 1", "known", "new 2"])
+    assert results[0] == results[2] == (here, here)
+    assert results[1][0] == results[3][0] == here  # from the cache, in the worker too
+    assert here != results[1][1] and here != results[3][1]  # laid out in a worker
+    assert planner.filler_heights(["new 1"])["pid"] == results[1][1]  # and its layout kept here
+
+    def no_fork(*args):
+        raise AssertionError("forked for work the cache had")
+
+    monkeypatch.setattr(planning.multiprocessing, "get_context", no_fork)
+    assert planner.in_parallel(work, ["new 1", "new 2", "known"]) == [results[1], results[3], (here, here)]
+
+
 def test_an_edited_article_is_laid_out_ahead_beside_its_first_layout(tmp_path):
     """After an edit, one process lays the article out as it is; another, which would wait, lays
     it out at the setting the last build printed it at (with its part) and at the loosest

@@ -103,6 +103,13 @@ class LayoutCache:
         # the layouts whose parts the build printed (None: all it used): a part written ahead of
         # need for a layout that was only a trial after all is not kept, as a cold build keeps none
         self.printed: set[str] | None = None
+        self.damaged: set[Path] = set()  # entries found damaged
+
+    def _damaged(self, path: Path) -> None:
+        """Said once, however often planning looks the entry up (in this process, then in a worker)."""
+        if path not in self.damaged:
+            self.damaged.add(path)
+            note_damaged(path)
 
     def use_fonts(self, fonts: FontSet) -> None:
         """The fonts the layouts are made with: part of every key."""
@@ -126,7 +133,7 @@ class LayoutCache:
         except OSError:
             return None  # not there: lay it out
         except (ValueError, KeyError, TypeError):
-            note_damaged(path)  # lay it out again; the build writes the entry anew
+            self._damaged(path)  # lay it out again; the build writes the entry anew
             return None
         self.used.add(key)
         return trial
@@ -150,7 +157,7 @@ class LayoutCache:
         except OSError:
             return None
         if hashlib.sha256(data).hexdigest() != trial.part:
-            note_damaged(path)  # laid out again; the build writes the part anew
+            self._damaged(path)  # laid out again; the build writes the part anew
             return None
         return data
 
@@ -178,7 +185,7 @@ class LayoutCache:
             if stored is not None:
                 if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
                     return stored[65:]
-                note_damaged(path)  # made again; the build writes it anew
+                self._damaged(path)  # made again; the build writes it anew
         data = self.new_subsets[key] = make()
         return data
 

@@ -213,6 +213,7 @@ class _Planner:
         self.planned_anew: set[str] = set()  # slugs laid out for planning, not found in the cache
         self.held: dict[str, tuple] = {}  # key -> (document, page indexes) laid out by the work in hand
         self.keys: dict[tuple[str, int | None], str] = {}  # (article, start) -> its layout's cache key
+        self.cache_only = False  # while work is tried on the cache alone (`_from_cache`)
 
     def in_parallel(self, work, items: list, stage: str = "layout") -> list:
         """`[work(item) for item in items]`, on the worker processes when there are several.
@@ -265,14 +266,19 @@ class _Planner:
     def _from_cache(self, work, item):
         """`work(item)` done with the layouts in the cache alone; `_LAYOUT_NEEDED` when it needs
         another (it is then done on a worker process, from the start: it changed nothing here)."""
-        engine, self.engine = self.engine, _CacheOnly(self.engine)
+        self.cache_only = True
         try:
             return self._release(work(item))
         except _LayoutNeeded:
             self.held.clear()
             return _LAYOUT_NEEDED
         finally:
-            self.engine = engine
+            self.cache_only = False
+
+    def _laying_out(self) -> None:
+        """Called before every layout: work tried on the cache alone (`_from_cache`) ends here."""
+        if self.cache_only:
+            raise _LayoutNeeded
 
     def _release(self, result):
         """After a piece of work: the documents it laid out are let go (their parts kept by `keep`)."""
@@ -307,6 +313,7 @@ class _Planner:
         key = self.cache.key(html)
         found = self.cache.get(key) if self.remember else None
         if found is None:
+            self._laying_out()
             found = Trial(0, [], fillers=self.engine.filler_heights(html))
             if self.remember:
                 self.cache.put(key, found)
@@ -333,6 +340,7 @@ class _Planner:
             return first, None
 
         def lay_out_together(group: list[Article]):
+            self._laying_out()
             with current().step("layout", total=len(group)):
                 laid_out = self.engine.render(group, starts)
             for article in group:
@@ -401,6 +409,7 @@ class _Planner:
             document, indexes, _slug = self.held.pop(undropped)
             drop_fillers(document.pages[indexes[-1]]._page_box, article.filler_drop, len(article.fillers))
         else:
+            self._laying_out()
             with current().step(stage):
                 current().doing(article.slug)
                 document = self.engine.render([article], {article.slug: start})
@@ -434,22 +443,6 @@ class _LayoutNeeded(BaseException):
 
 
 _LAYOUT_NEEDED = object()
-
-
-class _CacheOnly:
-    """The engine while work is tried on the cache alone: anything that would lay out ends the try."""
-
-    def __init__(self, engine: Engine):
-        self._engine = engine
-
-    def __getattr__(self, name: str):
-        return getattr(self._engine, name)
-
-    def render(self, *args, **kwargs):
-        raise _LayoutNeeded
-
-    def filler_heights(self, *args, **kwargs):
-        raise _LayoutNeeded
 
 
 def _articles_of(item) -> list[Article]:

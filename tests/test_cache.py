@@ -152,3 +152,21 @@ def test_filler_heights_are_measured_once_and_kept_in_the_layout_cache(tmp_path)
     assert Engine.laid_out == 1
     assert _Planner(Engine(), LayoutCache(tmp_path), remember=True).filler_heights(["诗"]) == {"f0": 20.0}
     assert Engine.laid_out == 2
+
+
+def test_the_layout_cache_does_not_outlive_an_upgrade_of_the_layout_libraries(monkeypatch):
+    """A layout and its part are WeasyPrint's, Pango's and HarfBuzz's (and pydyf's, pikepdf's):
+    another version of any may set the same HTML otherwise, so every key changes with them."""
+    from types import SimpleNamespace
+
+    from typeset.body import layoutcache
+
+    def key_with(versions: str) -> str:
+        monkeypatch.setattr(layoutcache, "engine_versions", lambda: versions)
+        cache = layoutcache.LayoutCache(None)
+        cache.use_fonts(SimpleNamespace(roles={}))
+        return cache.key("<p>正文</p>")
+
+    assert "WeasyPrint" in layoutcache.engine_versions() and "HarfBuzz" in layoutcache.engine_versions()
+    assert key_with("WeasyPrint 70.0 Pango 15012") == key_with("WeasyPrint 70.0 Pango 15012")
+    assert key_with("WeasyPrint 70.0 Pango 15012") != key_with("WeasyPrint 71.0 Pango 15012")

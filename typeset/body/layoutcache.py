@@ -2,8 +2,8 @@
 
 Every article starts on a page of its own, so the pages it takes depend only on its own
 HTML (text, fit settings, continuations set after it, start folio), the house style inlined
-in that HTML, the fonts and photos it names, and typeset's code. The cache key is a digest of
-exactly that; the value is what planning needs: the number of pages, the lines placed on
+in that HTML, the fonts and photos it names, typeset's code and the libraries that lay it out
+(`engine_versions`). The cache key is a digest of exactly that; the value is what planning needs: the number of pages, the lines placed on
 each, and how far each column of the last page ends short of the foot. The layout an article
 keeps has its pages too, as a PDF part (`engine.write_part`): the issue's PDF is linked from
 the parts (`pdf.link`), so an article is never laid out again to be printed; the font subsets
@@ -22,8 +22,14 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
+
+import pikepdf
+import pydyf
+import weasyprint
+from weasyprint.text.ffi import ffi, harfbuzz, pango
 
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
@@ -112,8 +118,8 @@ class LayoutCache:
             note_damaged(path)
 
     def use_fonts(self, fonts: FontSet) -> None:
-        """The fonts the layouts are made with: part of every key."""
-        self.fingerprint = digest(Inputs(values=(code_digest(),), stamped=font_files(fonts)))
+        """The fonts the layouts are made with: part of every key (with the code and libraries)."""
+        self.fingerprint = digest(Inputs(values=(code_digest(), engine_versions()), stamped=font_files(fonts)))
 
     def key(self, html: str, article: Article | None = None) -> str:
         # the photo's pixels set its height; the HTML has only its path
@@ -169,8 +175,8 @@ class LayoutCache:
         self.new_parts[key] = data
 
     def subset(self, recipe: str, make: Callable[[], bytes]) -> bytes:
-        """A font subset the linker makes (`pdf.link`: `recipe` names the face, the glyphs and what
-        subsets it), from the cache or `make()`: an edit that brings no new character to a face
+        """A font subset the linker makes (`pdf.link`: `recipe` names the face and the glyphs; the
+        key adds the code and libraries, HarfBuzz among them), from the cache or `make()`: an edit that brings no new character to a face
         needs no new subset of it. The file holds the SHA-256 of the subset before it."""
         key = digest(Inputs(values=(self.fingerprint, recipe)))[:32]
         self.used.add(key)
@@ -214,6 +220,18 @@ class LayoutCache:
         unused += [path for path in self.folder.glob("*.pdf") if not self._keeps_part(path.stem)]
         killed = [path for path in self.folder.glob(".*.tmp") if time.time() - _mtime(path) > 3600]
         return unused + killed
+
+
+@lru_cache(maxsize=1)
+def engine_versions() -> str:
+    """The libraries that lay out and write a part and subset its fonts: another version of any
+    may set or write the same HTML otherwise, so the cache does not outlive an upgrade."""
+    return " ".join((f"WeasyPrint {weasyprint.__version__}", f"pydyf {pydyf.__version__}",
+                     f"Pango {pango.pango_version()}", f"HarfBuzz {ffi.string(harfbuzz.hb_version_string()).decode()}",
+                     f"pikepdf {pikepdf.__version__}", f"qpdf {pikepdf.__libqpdf_version__}"))
+
+
+ffi.cdef("const char * hb_version_string (void);")
 
 
 def font_files(fonts: FontSet) -> tuple[Path, ...]:

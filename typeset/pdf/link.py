@@ -186,7 +186,7 @@ def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: 
     glyphs = {face: sorted(ids) for face, ids in used.items()}
 
     def subset(face: str) -> bytes:
-        recipe = f"{face} HarfBuzz {_HARFBUZZ} {' '.join(map(str, glyphs[face]))}"
+        recipe = f"subset {face} {' '.join(map(str, glyphs[face]))}"  # the cache adds code and libraries
         return cached(recipe, lambda: _subset(face, glyphs[face], faces))
 
     # HarfBuzz subsets a CJK face in some 100 ms and lets go of the GIL meanwhile: all faces at once
@@ -247,9 +247,7 @@ _READONLY = 1  # HB_MEMORY_MODE_READONLY
 ffi.cdef("""
     hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, void *user_data, void *destroy);
     hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);
-    const char * hb_version_string (void);
 """)
-_HARFBUZZ = ffi.string(harfbuzz.hb_version_string()).decode()  # a subset is HarfBuzz's: another may differ
 
 
 def _width_array(widths: dict[int, float]) -> pikepdf.Array:

@@ -3,8 +3,9 @@
 Every article starts on a page of its own, so the pages it takes depend only on its own
 HTML (text, fit settings, continuations set after it, start folio), the house style inlined
 in that HTML, the fonts and photos it names, typeset's code and the libraries that lay it out
-(`engine_versions`). The cache key is a digest of exactly that; the value is what planning needs: the number of pages, the lines placed on
-each, and how far each column of the last page ends short of the foot. The layout an article
+(`engine_versions`). The cache key is a digest of exactly that; the value is what planning
+needs: the number of pages, the lines placed on each, and how far each column of the last page
+ends short of the foot. The layout an article
 keeps has its pages too, as a PDF part (`engine.write_part`): the issue's PDF is linked from
 the parts (`pdf.link`), so an article is never laid out again to be printed; the font subsets
 the linker made are kept as well.
@@ -176,8 +177,9 @@ class LayoutCache:
 
     def subset(self, recipe: str, make: Callable[[], bytes]) -> bytes:
         """A font subset the linker makes (`pdf.link`: `recipe` names the face and the glyphs; the
-        key adds the code and libraries, HarfBuzz among them), from the cache or `make()`: an edit that brings no new character to a face
-        needs no new subset of it. The file holds the SHA-256 of the subset before it."""
+        key adds the code and libraries, HarfBuzz among them), from the cache or `make()`: an
+        edit that brings no new character to a face needs no new subset of it. The file holds
+        the SHA-256 of the subset before it."""
         key = digest(Inputs(values=(self.fingerprint, recipe)))[:32]
         self.used.add(key)
         if key in self.new_subsets:
@@ -192,16 +194,20 @@ class LayoutCache:
                 if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
                     return stored[65:]
                 self._damaged(path)  # made again; the build writes it anew
-        data = self.new_subsets[key] = make()
-        return data
+        self.new_subsets[key] = make()
+        return self.new_subsets[key]
 
     def files(self) -> dict[str, bytes]:
         """The new entries the build used, as output files relative to OUT_DIR (a layout made ahead
         that planning never asked for is not kept)."""
         parts = {key: data for key, data in self.new_parts.items() if self._keeps_part(key)}
-        files = {str(FOLDER / f"{key}.json"):
-                 json.dumps((trial if key in parts or key not in self.new_parts else replace(trial, part="")).as_json())
-                 .encode() for key, trial in self.new.items() if key in self.used}
+        files = {}
+        for key, trial in self.new.items():
+            if key not in self.used:
+                continue
+            if key in self.new_parts and key not in parts:
+                trial = replace(trial, part="")  # its part is not kept: the entry names none, as a cold build's
+            files[str(FOLDER / f"{key}.json")] = json.dumps(trial.as_json()).encode()
         files.update({str(FOLDER / f"{key}.pdf"): data for key, data in parts.items()})
         files.update({str(FOLDER / f"{key}.subset"): hashlib.sha256(data).hexdigest().encode() + b"\n" + data
                       for key, data in self.new_subsets.items()})

@@ -160,8 +160,8 @@ def _likely_next(ranges: Ranges, fillers: FillerPool | None, printed_before: dic
     """The article as the trials planning most often asks for next set it, each with whether it is
     likely printed so: at the setting the last build printed it at (an edit seldom changes the
     setting that fits), and at its loosest (what filling asks first of an article that ends
-    short: 15 of the reference issue's 25). None where planning starts elsewhere (fillers pinned
-    under it, a continuation cut at the foot)."""
+    short: 15 of the reference issue's 25). Nothing where planning starts elsewhere (fillers
+    pinned under it, a continuation cut at the foot)."""
     if article.entry.pages is None or article.entry.continued_on is not None \
             or (fillers is not None and fillers.pinned.get(article.entry.file)):
         return []

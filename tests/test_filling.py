@@ -199,15 +199,19 @@ def test_demo_issue_pages_are_full(demo_build):
     assert [f for entry in report["articles"] for f in entry["fillers"]]
 
 
-def test_the_loosening_search_chooses_what_trying_every_step_would_and_lays_out_the_base_only_when_it_comes_to_it():
+def test_the_loosening_search_takes_a_confirmed_guess_or_what_trying_every_step_would():
     """filling._Search against its definition (the smallest step nearest the foot without running
     over; the loosest that fits when the loosest runs over), on made-up lengths that grow up the
-    ladder: the guess and the article left unlaid (`trial=None`) change the layouts, never the choice."""
+    ladder, or a step the model guessed that a layout confirmed: it fits and ends within
+    CLOSE_ENOUGH lines of the foot, or it is the loosest step; never further from the foot than
+    the definition's choice, less a line. The article left unlaid (`trial=None`) changes the
+    layouts, never the choice. Where the lengths grow as the model says, one layout settles it."""
     import random
     from dataclasses import dataclass, field
 
-    from typeset.body.filling import Filling, _looser_settings, _Search
+    from typeset.body.filling import CLOSE_ENOUGH, Filling, _looser_settings, _Search
     from typeset.body.layoutcache import Trial
+    from typeset.inputs.copyfit import relative_length
     from typeset.inputs.fillers import FillerPool
 
     @dataclass(frozen=True)
@@ -225,8 +229,13 @@ def test_the_loosening_search_chooses_what_trying_every_step_would_and_lays_out_
 
     rng = random.Random(5)
     steps = _looser_settings(HOUSE, Made())
-    for case in range(300):
-        lengths = sorted(rng.randint(60, 170) for _ in range(len(steps) + 1))  # the article, then each step
+    guessed_once = 0
+    for case in range(400):
+        if case % 2:
+            lengths = sorted(rng.randint(60, 170) for _ in range(len(steps) + 1))  # the article, then each step
+        else:  # as the model has it, rounded to lines
+            base = rng.uniform(60, 119.4)  # the article itself fits (filling loosens no other)
+            lengths = [round(base * relative_length(s)) for s in (None, *steps)]
         length_of = {None: lengths[0], **{s: n for s, n in zip(steps, lengths[1:])}}
         laid_out: list = []
 
@@ -245,7 +254,14 @@ def test_the_loosening_search_chooses_what_trying_every_step_would_and_lays_out_
             laid_out.clear()
             made, trial = _Search(filling, Made(), trials[0] if known else None,
                                   estimate=rng.uniform(-80, 10)).nearest_foot()
-            assert (made.fit, trial.pages, trial.gaps) == ((None, *steps)[expected], trials[expected].pages,
-                                                          trials[expected].gaps), (case, known, lengths)
+            chosen = (None, *steps).index(made.fit)
+            assert (trial.pages, trial.gaps) == (trials[chosen].pages, trials[chosen].gaps)
+            if chosen != expected:  # a confirmed guess
+                assert known and trials[chosen].pages <= 3, (case, lengths, chosen, expected)
+                assert deficits[chosen] <= CLOSE_ENOUGH or chosen == len(steps), (case, lengths, chosen)
+                assert deficits[chosen] <= max(deficits[expected], CLOSE_ENOUGH), (case, lengths, chosen, expected)
+            elif known and case % 2 == 0 and laid_out == [made.fit]:
+                guessed_once += 1
             assert len(laid_out) == len(set(laid_out))  # each step at most once
             assert None not in laid_out or (not known and expected <= 1), (case, lengths, laid_out)
+    assert guessed_once >= 50  # of the 200 cases the model has right

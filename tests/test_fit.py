@@ -110,6 +110,38 @@ def test_the_searches_find_the_first_step_that_reaches_whatever_the_model_guesse
                 assert len(probed) == 2, (case, values, skew, probed)
 
 
+def test_tightening_takes_a_confirmed_guess_or_the_first_candidate_that_fits():
+    """planning._first_fitting: the first candidate that fits (the tightest when none does), or the
+    one the model guessed when its layout fits and ends within CLOSE_ENOUGH lines of the foot;
+    one layout when the model is right about a candidate that ends that near."""
+    import random
+
+    from typeset.body.filling import CLOSE_ENOUGH
+    from typeset.body.planning import _first_fitting
+
+    rng = random.Random(7)
+    confirmed_once = 0
+    for case in range(500):
+        count = rng.randint(1, 12)
+        beyond = sorted((rng.randint(-12, 12) for _ in range(count)), reverse=True)  # tighter, shorter
+        exact = next((i for i, b in enumerate(beyond) if b <= 0), count - 1)
+        error = rng.choice([0, 0, rng.randint(-3, 3)])
+        attempts: list[int] = []
+
+        def attempt(index):
+            attempts.append(index)
+            return beyond[index] <= 0, beyond[index], index
+
+        chosen = _first_fitting(list(range(count)), attempt, lambda i: beyond[i] + error)
+        assert len(attempts) == len(set(attempts)), (case, beyond, attempts)
+        if chosen != exact:
+            assert -CLOSE_ENOUGH <= beyond[chosen] <= 0 and attempts[0] == chosen, (case, beyond, error, chosen)
+        if error == 0 and -CLOSE_ENOUGH <= beyond[exact] <= 0:
+            assert attempts == [exact], (case, beyond, attempts)
+            confirmed_once += 1
+    assert confirmed_once >= 50
+
+
 def test_reference_issue_fits_its_plan(reference_build):
     result, out = reference_build
     assert result.returncode == 0, result.stderr

@@ -182,8 +182,8 @@ def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
 
 
 def test_what_is_laid_out_ahead_of_an_edited_article(tmp_path):
-    """As the last build printed it (likely printed again: its part is written too), then at the
-    loosest setting (likely printed when nothing else was); once each."""
+    """As the last build printed it (likely printed again: its part is written too), else at the
+    loosest setting (likely printed too): one layout beside the edited article's own."""
     from typeset.body.filling import at_loosest
     from typeset.body.planning import _likely_next
     from typeset.inputs.copyfit import Setting, load_ranges
@@ -195,7 +195,7 @@ def test_what_is_laid_out_ahead_of_an_edited_article(tmp_path):
     ranges = load_ranges(find_house(root, "issue"), diagnostics)
     loosest = at_loosest(ranges, edited)
     printed = replace(edited, fit=Setting(leading=0.04))
-    assert _likely_next(ranges, None, {"articles/short.md": printed.fit}, edited) == [(printed, True), (loosest, False)]
+    assert _likely_next(ranges, None, {"articles/short.md": printed.fit}, edited) == [(printed, True)]
     assert _likely_next(ranges, None, {"articles/short.md": loosest.fit}, edited) == [(loosest, True)]
     assert _likely_next(ranges, None, {"articles/short.md": None}, edited) == [(loosest, True)]  # printed as it is
     assert _likely_next(ranges, None, {}, edited) == [(loosest, True)]

@@ -23,6 +23,8 @@ from .layoutcache import Trial
 
 TOLERANCE = 4  # body lines a column may end short of the foot of an article's last page
 MAX_FILLERS = 3  # under one article
+CLOSE_ENOUGH = 1  # body lines a column: a guessed step whose layout ends this near the foot is taken
+OVER_FOR_CERTAIN = 0.5  # lines a column fillers take beyond the space under a text: they run over when set
 
 
 @dataclass
@@ -77,16 +79,11 @@ class Filling:
         base, trial = self._with_pinned(article)
         if not self.fits(base, trial) or self.deficit(base, trial) <= TOLERANCE:
             return base, None
-        search = _Search(self, base, trial)
-        loosest = search.loosest()
-        if loosest is None or not self.fits(*loosest):
-            loosest = search.nearest_foot()  # the loosest that fits is also the nearest the foot
-        if self.deficit(*loosest) > TOLERANCE and not base.fillers and article.entry.file not in self.pool.off \
+        nearest = _Search(self, base, trial).nearest_foot()
+        if self.deficit(*nearest) > TOLERANCE and not base.fillers and article.entry.file not in self.pool.off \
                 and self.pool.free:
-            return loosest[0], _Need(base, trial, loosest)
-        if self.deficit(*loosest) <= TOLERANCE:
-            return search.nearest_foot()[0], None
-        return loosest[0], None
+            return nearest[0], _Need(base, trial, nearest)  # as near as loosening goes: fillers close the rest
+        return nearest[0], None
 
     def deficit(self, article: Article, trial: Trial) -> int:
         """How far the article ends from the foot of its last planned page, in body lines."""
@@ -147,8 +144,13 @@ class Filling:
         need, chosen = planned
         while chosen:
             with_fillers = replace(need.base, fillers=chosen)
-            filler_lines = sum(self.heights.get(f.slug, 0.0) for f in chosen) / need.base_trial.pitch
-            search = _Search(self, with_fillers, None, estimate=self.excess(need.base, need.base_trial) + filler_lines)
+            loosened, loosened_trial = need.loosest
+            # the model starts from the text as loosening left it, the fillers in the space under it
+            over = (sum(self.heights.get(f.slug, 0.0) for f in chosen) - loosened_trial.space_under) \
+                / loosened_trial.pitch - (self.available[need.base.slug] - loosened_trial.pages) * loosened_trial.page_lines
+            search = _Search(self, with_fillers, None, anchor=(loosened.fit, over, loosened_trial.page_lines),
+                             # the fillers take more than the loosest setting leaves under its text
+                             loosest_overruns=over >= OVER_FOR_CERTAIN and at_loosest(self.ranges, need.base) == loosened)
             filled = search.nearest_foot()
             if self.fits(*filled):
                 # as near as loosening alone is better: the space left is shared out above the
@@ -172,15 +174,24 @@ class Filling:
 class _Search:
     """Loosening one article: the settings above its own, each laid out at most once.
 
-    The first probes go where `relative_length` says the boundary is: two layouts when the guess
-    is right, and what bisection would choose in any case. Without
-    its `trial`, the article at its own setting is laid out only when the search comes down to
-    it; `estimate` (its lines a column beyond the foot) stands in for it in the guess."""
+    The step `relative_length` puts nearest the foot is laid out first, and taken when the
+    layout confirms it (`_confirmed`): one layout where the guess is right. Otherwise the
+    search settles what trying every step would choose; its first probes too go where the
+    model, corrected by what each layout measured, says the boundary is. Without its `trial`,
+    the article at its own setting is laid out only when the search comes down to it;
+    `estimate` (its lines a column beyond the foot) stands in for it, and `anchor` (a setting,
+    the lines a column beyond the foot set so, the body lines a column of a page) is where the
+    model starts from."""
 
-    def __init__(self, filling: Filling, article: Article, trial: Trial | None, estimate: float = 0.0):
+    def __init__(self, filling: Filling, article: Article, trial: Trial | None, estimate: float = 0.0,
+                 anchor: tuple[Setting | None, float, int] | None = None, loosest_overruns: bool = False):
         self.filling, self.article, self._trial, self.estimate = filling, article, trial, estimate
+        self.loosest_overruns = loosest_overruns
         self.steps = _looser_settings(filling.ranges, article)
         self.tried: dict[int, tuple[Article, Trial]] = {}
+        if anchor is None and trial is not None:
+            anchor = (article.fit, filling.excess(article, trial), trial.page_lines)
+        self.anchor = anchor
 
     def at(self, index: int) -> tuple[Article, Trial]:
         if index < 0:
@@ -193,16 +204,17 @@ class _Search:
             self.tried[index] = (loosened, self.filling.laid_out_alone(loosened))
         return self.tried[index]
 
-    def loosest(self) -> tuple[Article, Trial] | None:
-        return self.at(len(self.steps) - 1) if self.steps else None
-
     def nearest_foot(self) -> tuple[Article, Trial]:
-        """The smallest step that brings the article nearest the foot without running over."""
+        """The smallest step that brings the article nearest the foot without running over, or a
+        step the model guessed and a layout confirmed (`_confirmed`)."""
         last = len(self.steps) - 1
         if last < 0:
             return self.at(-1)
+        confirmed = self._confirmed()
+        if confirmed is not None:
+            return confirmed
         filling = self.filling
-        if filling.fits(*self.at(last)):
+        if not self.loosest_overruns and filling.fits(*self.at(last)):
             target = filling.deficit(*self.at(last))
             if self._trial is not None and target >= filling.deficit(self.article, self._trial):
                 return self.at(-1)  # loosening does not bring it nearer
@@ -211,6 +223,36 @@ class _Search:
                 return self.at(-1)
             return self.at(step)
         return self.at(self._first(lambda i: filling.excess(*self.at(i)), 1e-9, last) - 1)
+
+    def _confirmed(self) -> tuple[Article, Trial] | None:
+        """The loosest step the model says fits, laid out, when the layout confirms it: it fits and
+        ends within `CLOSE_ENOUGH` lines of the foot, or it is the loosest step (nothing reaches
+        nearer). Where the model is right (most articles) that is the one layout loosening costs;
+        it may take a larger step than needed to reach the foot, never one that runs over."""
+        if self.anchor is None:
+            return None
+        model = self._model(*self.anchor)
+        fitting = [step for step in range(len(self.steps)) if model(step) <= 0]
+        if not fitting:
+            return None
+        article, trial = self.at(fitting[-1])
+        filling = self.filling
+        if not filling.fits(article, trial):
+            return None
+        if self._trial is not None and filling.deficit(article, trial) >= filling.deficit(self.article, self._trial):
+            return None  # not nearer than the article as it stands: the search decides
+        last = len(self.steps) - 1
+        if filling.deficit(article, trial) <= CLOSE_ENOUGH or fitting[-1] == last \
+                or (fitting[-1] == last - 1 and self.loosest_overruns):  # nothing looser fits
+            return article, trial
+        return None
+
+    def _model(self, setting: Setting | None, excess: float, page_lines: int):
+        """Lines a column beyond the foot (negative: short of it) at each step, for a text that
+        grows as `relative_length` says from `excess` at `setting`."""
+        capacity = self.filling.available[self.article.slug] * page_lines
+        start = relative_length(setting)
+        return lambda step: excess + (capacity + excess) * (relative_length(self.steps[step]) / start - 1)
 
     def _first(self, value, threshold: float, high: int) -> int:
         """The first step whose `value` (growing up the ladder) reaches `threshold`; `high` does,
@@ -227,12 +269,12 @@ class _Search:
 
     def _estimate(self, value):
         """The `value` (lines a column beyond the foot; negative: short of it) of each step for a
-        text that grows as `relative_length` says, from the article as it stands."""
-        known = self._trial if self._trial is not None else self.at(len(self.steps) - 1)[1]
-        capacity = self.filling.available[self.article.slug] * known.page_lines
-        base = value(-1) if self._trial is not None else self.estimate
-        start = relative_length(self.article.fit)
-        return lambda step: base + (capacity + base) * (relative_length(self.steps[step]) / start - 1)
+        text that grows as `relative_length` says, from the article as it stands (or the anchor)."""
+        if self._trial is not None:
+            return self._model(self.article.fit, value(-1), self._trial.page_lines)
+        if self.anchor is not None:
+            return self._model(*self.anchor)
+        return self._model(self.article.fit, self.estimate, self.at(len(self.steps) - 1)[1].page_lines)
 
 
 def at_loosest(ranges: Ranges, article: Article) -> Article | None:

@@ -31,7 +31,7 @@ from ..progress import current, silence
 from ..store import note, take_notices
 from .continuation import split_article
 from .engine import Engine, font_folders, remove_font_folders, write_part
-from .filling import TOLERANCE, Filling, at_loosest
+from .filling import CLOSE_ENOUGH, TOLERANCE, Filling, at_loosest
 from .html import columns_of
 from .layoutcache import LayoutCache, Trial, font_files
 from .measure import ArticleFit, drop_fillers, measure, trial
@@ -157,23 +157,19 @@ def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article]
 
 def _likely_next(ranges: Ranges, fillers: FillerPool | None, printed_before: dict[str, Setting | None],
                  article: Article) -> list[tuple[Article, bool]]:
-    """The article as the trials planning most often asks for next set it, each with whether it is
+    """The article as the trial planning most often asks for next sets it, with whether it is
     likely printed so: at the setting the last build printed it at (an edit seldom changes the
-    setting that fits), and at its loosest (what filling asks first of an article that ends
-    short: 15 of the reference issue's 25). Nothing where planning starts elsewhere (fillers
-    pinned under it, a continuation cut at the foot)."""
+    setting that fits, and the model guesses it again), else at its loosest (what filling
+    settles on for an article that ends far short: 8 of the reference issue's 25). Nothing where
+    planning starts elsewhere (fillers pinned under it, a continuation cut at the foot)."""
     if article.entry.pages is None or article.entry.continued_on is not None \
             or (fillers is not None and fillers.pinned.get(article.entry.file)):
         return []
-    guesses = []
-    if article.entry.rel in printed_before:
-        printed = replace(article, fit=printed_before[article.entry.rel])
-        if printed != article:
-            guesses.append((printed, True))
+    printed = replace(article, fit=printed_before.get(article.entry.rel))
+    if article.entry.rel in printed_before and printed != article:
+        return [(printed, True)]
     loosest = at_loosest(ranges, article) if ranges else None
-    if loosest is not None and all(loosest != guess for guess, _printed in guesses):
-        guesses.append((loosest, not guesses))  # printed when it fits, unless the last build printed another
-    return guesses
+    return [(loosest, True)] if loosest is not None else []
 
 
 def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges,
@@ -631,14 +627,17 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
 
 def _first_fitting(candidates: list, attempt, estimate):
     """The payload of the first candidate that fits, the candidates running from the smallest
-    change to the largest; the tightest one's when none fits. `attempt(candidate)` lays it out:
-    (whether it fits, its lines a column beyond the foot (None when it cannot be set), its payload).
+    change to the largest, or of one the model guessed and a layout confirmed; the tightest
+    one's when none fits. `attempt(candidate)` lays it out: (whether it fits, its lines a column
+    beyond the foot (None when it cannot be set), its payload).
 
-    Each candidate is at least as tight as the one before it, so what fits is a suffix of the
-    list. The search starts where `estimate(index)` (the lines beyond the foot `relative_length`
-    predicts), corrected by what each probe measured, puts the boundary (`first_reaching`), which
-    settles it in two layouts when it is right; it bisects from there. It picks exactly what
-    trying the candidates in order would.
+    The first candidate `estimate(index)` (the lines beyond the foot `relative_length` predicts)
+    says fits is laid out first, and taken when it fits and ends within `CLOSE_ENOUGH` lines of
+    the foot: one layout where the guess is right, a page as full as the first that fits would
+    leave it. Otherwise the search settles exactly what trying the candidates in order would:
+    each is at least as tight as the one before it, so what fits is a suffix of the list, and
+    the probes go where the model, corrected by what each probe measured, puts the boundary
+    (`first_reaching`); it bisects from there.
     """
     if not candidates:
         return None
@@ -653,6 +652,9 @@ def _first_fitting(candidates: list, attempt, estimate):
             tried[index] = (fitting, payload)
         return tried[index][0]
 
+    guess = next((index for index in range(len(candidates)) if estimate(index) <= 0), None)
+    if guess is not None and fits(guess) and (guess == 0 or measured.get(guess, float("-inf")) >= -CLOSE_ENOUGH):
+        return tried[guess][1]
     first = first_reaching(fits, -1, len(candidates), model_guess(estimate, lambda beyond: beyond <= 0, measured))
     return tried[min(first, len(candidates) - 1)][1]  # none fits: the tightest's
 

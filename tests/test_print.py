@@ -192,6 +192,36 @@ def test_preflight_separates_only_the_pages_it_has_not_measured(demo_build, monk
     assert separated == []
     assert [(f.key, f.page, f.message) for f in again.errors] == [
         ("ink", 1, "total ink 400 % somewhere on the page (over 300 %)")]
-    del known[digests[1]]
+    del known[digests[1]]  # text and rules: the ink is bounded from the colours, not separated
     assert preflight(out / "interior.pdf", known_ink=known).ink == {**first.ink, digests[0]: 400}
-    assert separated == [[2]]
+    assert separated == []
+    del known[digests[2]]  # a photo on it: separated
+    assert preflight(out / "interior.pdf", known_ink=known).ink == {**first.ink, digests[0]: 400}
+    assert separated == [[3]]
+
+
+def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_build, tmp_path):
+    """flat_ink: at least what Ghostscript measures, on every page it bounds (all but the photo's);
+    a stroke in registration colour outside the BleedBox (a crop mark) does not count, inside it
+    does (and, over 300 %, the page goes to Ghostscript); so does an image or an RGB colour."""
+    _, out = demo_build
+    with pikepdf.open(out / "interior.pdf") as pdf:
+        bounds = [preflight_module.flat_ink(page) for page in pdf.pages]
+        separation = preflight_module._Separation(pikepdf.open(out / "interior.pdf"), list(range(1, len(pdf.pages) + 1)))
+        try:
+            measured = separation.peaks(preflight_module.PreflightReport("interior.pdf"))
+        finally:
+            separation.stop()
+        assert [bound is None for bound in bounds] == [False, False, True, False, False, False]  # p. 3: a photo
+        assert all(bound >= peak for bound, peak in zip(bounds, measured) if bound is not None), (bounds, measured)
+        page = pdf.pages[0]
+        left, bottom = (float(v) for v in page.obj.BleedBox[:2])
+        mark = f"q 0.3 w 1 1 1 1 K {left - 20} {bottom + 10} m {left - 6} {bottom + 10} l S Q"
+        page.contents_add(pikepdf.Stream(pdf, mark.encode()), prepend=False)
+        assert preflight_module.flat_ink(page) == bounds[0]  # outside the BleedBox
+        inside = f"q 0.3 w 1 1 1 1 K {left + 20} {bottom + 10} m {left + 60} {bottom + 10} l S Q"
+        page.contents_add(pikepdf.Stream(pdf, inside.encode()), prepend=False)
+        assert preflight_module.flat_ink(page) is None  # 400 % inside it
+        page = pdf.pages[1]
+        page.contents_add(pikepdf.Stream(pdf, b"q 0 0 1 rg 20 20 10 10 re f Q"), prepend=False)
+        assert preflight_module.flat_ink(page) is None

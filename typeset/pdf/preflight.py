@@ -26,7 +26,7 @@ from ..diagnostics import Diagnostic, Diagnostics
 from ..i18n import _
 from ..inputs.cjk import display_width
 from ..processes import workers
-from .overprint import COLOUR, ColourState, after
+from .overprint import BOTH, COLOUR, FILLS, PURE_K, STROKES, TEXT, ColourState, after
 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
@@ -227,11 +227,149 @@ class _InkCheck:
 
 
 def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int], copy) -> _InkCheck:
-    """The ink check of `pdf` started: the pages whose drawing is not in `known` sent to
-    Ghostscript, in `copy()` of the file (opened only then)."""
+    """The ink check of `pdf` started: the pages whose drawing is not in `known` and whose ink
+    cannot be bounded from their colours alone (`flat_ink`) sent to Ghostscript, in `copy()` of
+    the file (opened only then)."""
     digests = [ink_digest(page) for page in pdf.pages]
+    known = dict(known)
+    for page, page_digest in zip(pdf.pages, digests):
+        if page_digest not in known and (bound := flat_ink(page)) is not None:
+            known[page_digest] = bound
     unknown = [number for number, page_digest in enumerate(digests, start=1) if page_digest not in known]
     return _InkCheck(digests, known, _Separation(copy(), unknown) if unknown else None)
+
+
+def flat_ink(page) -> int | None:
+    """The most ink (%) a page can lay down within its BleedBox, from the colours it paints
+    with, when that is known without rendering it and within MAX_INK: a page painted only in
+    DeviceCMYK or DeviceGray, with no image, shading or pattern, no transparency, and no
+    overprint but pure black's. Where things overlap, the one on top knocks out what is under
+    it, so no pixel takes more than the heaviest colour; overprinting black keeps the inks
+    under it and sets K, so no more than the most C+M+Y of any colour plus 100 %. Paths drawn
+    wholly outside the BleedBox (the crop marks, in registration colour) are not measured,
+    as Ghostscript renders the BleedBox only. None: Ghostscript measures it. Most body pages
+    are text and rules: their check needs no rendering (Ghostscript's start-up alone is a
+    quarter of a second)."""
+    if any("/AP" in annotation for annotation in page.obj.get("/Annots", pikepdf.Array())):
+        return None  # appearance streams: drawn by Ghostscript, not read here
+    box = [float(v) for v in page.obj.get("/BleedBox", page.obj.get("/MediaBox"))]
+    inks = _PaintedInks((min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])))
+    if not inks.follow(page, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), ColourState(), set()):
+        return None
+    bound = max(inks.heaviest, inks.most_cmy + 1.0 if inks.black_overprints else 0.0)
+    peak = math.ceil(bound * 100 - 1e-6)
+    return peak if peak <= MAX_INK else None
+
+
+_TEXT_STATE = {"BT", "ET", "Tm", "Td", "TD", "T*", "Tf", "TL", "Tc", "Tw", "Tz", "Ts"}  # no ink of their own
+
+
+class _PaintedInks:
+    """The colours a content stream paints with inside `box` (x0, y0, x1, y1), as inks (0–1
+    each): the heaviest C+M+Y+K, the most C+M+Y, and whether pure black overprints. `follow` is
+    False where that does not bound the ink (see `flat_ink`)."""
+
+    def __init__(self, box: tuple[float, float, float, float]):
+        self.box = box
+        self.heaviest = self.most_cmy = 0.0
+        self.black_overprints = False
+        self.painted: dict[tuple, bool] = {}  # (colour, stroking, colour spaces) -> what `paint` said
+
+    def follow(self, container, resources, ctm: _Matrix, colour: ColourState, visited: set) -> bool:
+        try:
+            instructions = pikepdf.parse_content_stream(container)
+        except pikepdf.PdfError:
+            return False
+        extgstates = resources.get("/ExtGState", pikepdf.Dictionary())
+        xobjects = resources.get("/XObject", pikepdf.Dictionary())
+        stack, stroked_text, width, path = [], False, 1.0, []
+        for operands, operator in instructions:
+            op = str(operator)
+            if op in _TEXT_STATE:
+                continue
+            if op in TEXT:
+                if not (self.paint(colour, False, resources) and (not stroked_text or self.paint(colour, True, resources))):
+                    return False  # text is taken to be inside the box
+                continue
+            if op == "q":
+                stack.append((ctm, colour, stroked_text, width))
+            elif op == "Q" and stack:
+                ctm, colour, stroked_text, width = stack.pop()
+            elif op == "cm":
+                ctm = ctm.then(operands)
+            elif op == "w":
+                width = float(operands[0])
+            elif op == "Tr":
+                stroked_text = int(operands[0]) in (1, 2, 5, 6)
+            elif op in ("m", "l", "c", "v", "y"):
+                path += [_apply(ctm, operands[i], operands[i + 1]) for i in range(0, len(operands) - 1, 2)]
+            elif op == "re":
+                x, y, w, h = (float(v) for v in operands)
+                path += [_apply(ctm, x + dx, y + dy) for dx in (0, w) for dy in (0, h)]
+            elif op in ("sh", "BI", "INLINE IMAGE"):
+                return False
+            elif op == "gs" and _translucent(extgstates.get(operands[0], pikepdf.Dictionary())):
+                return False
+            elif op == "Do":
+                xobject = xobjects.get(operands[0])
+                if xobject is None or xobject.get("/Subtype") != "/Form":
+                    return False
+                if xobject.objgen not in visited:
+                    visited.add(xobject.objgen)
+                    inner = ctm.then(xobject.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+                    if not self.follow(xobject, xobject.get("/Resources", resources), inner, colour, visited):
+                        return False
+            if op in COLOUR:
+                colour = after(colour, op, operands, extgstates)
+            if op in FILLS or op in BOTH:
+                if self.inside(path, 0.0) and not self.paint(colour, False, resources):
+                    return False
+            if op in STROKES or op in BOTH:
+                if self.inside(path, width * ctm.scale() / 2) and not self.paint(colour, True, resources):
+                    return False
+            if op in FILLS or op in STROKES or op in BOTH or op == "n":
+                path = []
+        return True
+
+    def inside(self, path: list[tuple[float, float]], reach: float) -> bool:
+        """Whether a path (its points and control points: they bound it), `reach` wider all
+        round, meets the box."""
+        if not path:
+            return True
+        x0, y0, x1, y1 = self.box
+        return min(x for x, _ in path) - reach < x1 and max(x for x, _ in path) + reach > x0 \
+            and min(y for _, y in path) - reach < y1 and max(y for _, y in path) + reach > y0
+
+    def paint(self, colour: ColourState, stroking: bool, resources) -> bool:
+        # text is painted in the same colour again and again: each colour is weighed once
+        known = (colour, stroking, resources.objgen if resources.is_indirect else id(resources))
+        if known not in self.painted:
+            self.painted[known] = self._weigh(colour, stroking, resources)
+        return self.painted[known]
+
+    def _weigh(self, colour: ColourState, stroking: bool, resources) -> bool:
+        space, values = (colour.stroke_space, colour.stroke) if stroking else (colour.fill_space, colour.fill)
+        space = str(resources.get("/ColorSpace", pikepdf.Dictionary()).get(space, space))
+        if space == "/DeviceCMYK":
+            inks = tuple(values) if len(values) == 4 else (0.0, 0.0, 0.0, 1.0)  # a space's initial colour: black
+        elif space == "/DeviceGray":
+            inks = (0.0, 0.0, 0.0, 1.0 - (values[0] if len(values) == 1 else 0.0))
+        else:
+            return False
+        if colour.overprint[1 if stroking else 0]:
+            if inks != PURE_K:
+                return False
+            self.black_overprints = True
+        self.heaviest = max(self.heaviest, sum(inks))
+        self.most_cmy = max(self.most_cmy, sum(inks[:3]))
+        return True
+
+
+def _apply(ctm, x, y) -> tuple[float, float]:
+    a, b, c, d, e, f = ctm
+    x, y = float(x), float(y)
+    return a * x + c * y + e, b * x + d * y + f
+
 
 
 class _Separation:

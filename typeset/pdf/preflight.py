@@ -3,7 +3,8 @@
 Checked on every page: TrimBox and BleedBox present with bleed; fonts embedded and no
 Type 3 fonts; no text drawn with the .notdef glyph; the effective resolution of every placed image (error below 150 ppi, warning
 below 300); no hairlines (strokes under 0.25 pt); in a file with a PDF/X output intent, no
-RGB colour or image, and a total ink under 300 % (Ghostscript renders the separations); and
+RGB colour or image, and a total ink under 300 % (bounded from the colours a page paints with,
+or where that cannot tell, Ghostscript renders the separations); and
 over the file, the page-count rule of the binding. There is no open
 PDF/X validator; this is ours.
 """

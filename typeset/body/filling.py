@@ -3,7 +3,8 @@ and the space loosening cannot close takes 补白 (fillers) set across the colum
 
 Loosening is copyfitting the other way: up the same ladder of settings (`copyfit.ladder`), the
 smallest step that brings the article nearest the foot of its last planned page without
-running over. Where even the loosest setting leaves more than `TOLERANCE` lines, fillers that
+running over, or the step a model of the text's length guessed when its layout ends within a
+line of the foot (or is the loosest). Where even the loosest setting leaves more than `TOLERANCE` lines, fillers that
 reach that far are chosen from the issue's pool (each printed once), set under the text at the
 house setting, and the article loosened again to close what is left. Fillers are laid out at
 the foot of the page; what is left above them, less than a filler takes, is the balanced

@@ -633,8 +633,8 @@ def _first_fitting(candidates: list, attempt, estimate):
 
     The first candidate `estimate(index)` (the lines beyond the foot `relative_length` predicts)
     says fits is laid out first, and taken when it fits and ends within `CLOSE_ENOUGH` lines of
-    the foot: one layout where the guess is right, a page as full as the first that fits would
-    leave it. Otherwise the search settles exactly what trying the candidates in order would:
+    the foot: one layout where the guess is right, and the page within a line of full (it may be
+    a step tighter than the first that fits). Otherwise the search settles exactly what trying the candidates in order would:
     each is at least as tight as the one before it, so what fits is a suffix of the list, and
     the probes go where the model, corrected by what each probe measured, puts the boundary
     (`first_reaching`); it bisects from there.

@@ -4,7 +4,8 @@ end on its last planned page, and at the foot of it.
 The knobs and their ranges come from `styles/copyfit.yaml` (nearest copy in the house search
 path); an article may narrow, pin or forbid each in its front matter (`fit:`). Tightening
 tries candidates from the smallest change up: photos a little smaller first, then tighter
-leading, then tracking, then a smaller body size; the first that fits is taken. Loosening
+leading, then tracking, then a smaller body size; the first that fits is taken, or one a model
+of the text's length guessed whose layout ends within a line of the foot. Loosening
 runs the same ladder the other way: the tightening undone (photos back to full size last),
 then looser leading, tracking and a larger size. The order is fixed, so the same input always
 picks the same settings.
@@ -186,10 +187,11 @@ def model_guess(estimate, reached, measured: dict[int, float]):
 
 def relative_length(setting: Setting | None) -> float:
     """Roughly how long an article set with `setting` is, the house style's length being 1: what
-    copyfitting's searches guess their first trial from (they confirm it by laying out, so a rough
-    guess costs a layout, never a wrong choice). Body lines grow with the leading (1.6 em), with
-    the size twice (larger type, fewer characters a line of 10 pt) and with the tracking; photos
-    are taken for a tenth of an article."""
+    copyfitting's searches guess their first trial from (they confirm it by laying out: a rough
+    guess costs a layout, and is taken only when it fits and ends within a line of the foot).
+    Body lines grow with the leading (1.6 em), with the size twice (larger type, fewer
+    characters a line of 10 pt) and with the tracking; photos are taken for a tenth of an
+    article."""
     setting = setting or Setting()
     size = 1 + setting.size / 10
     return (1 + setting.leading / 1.6) * size * size * (1 + setting.tracking) * (1 - 0.1 * (1 - setting.photo_scale))

@@ -259,8 +259,8 @@ def test_work_the_cache_has_every_layout_for_is_done_without_forking(monkeypatch
 
 def test_an_edited_article_is_laid_out_ahead_beside_its_first_layout(tmp_path):
     """After an edit, one process lays the article out as it is; another, which would wait, lays
-    it out at the setting the last build printed it at (with its part) and at the loosest
-    setting, what filling asks first of an article that ends short. The outcome is the
+    it out at the setting the last build printed it at, with its part (here the loosest setting,
+    what filling settles on for an article that ends far short). The outcome is the
     one-process outcome; a layout made ahead is kept only when planning used it."""
     from typeset.body.engine import Engine
     from typeset.body.filling import at_loosest

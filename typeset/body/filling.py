@@ -4,9 +4,10 @@ and the space loosening cannot close takes 补白 (fillers) set across the colum
 Loosening is copyfitting the other way: up the same ladder of settings (`copyfit.ladder`), the
 smallest step that brings the article nearest the foot of its last planned page without
 running over, or the step a model of the text's length guessed when its layout ends within a
-line of the foot (or is the loosest). Where even the loosest setting leaves more than `TOLERANCE` lines, fillers that
-reach that far are chosen from the issue's pool (each printed once), set under the text at the
-house setting, and the article loosened again to close what is left. Fillers are laid out at
+line of the foot (or is the loosest). Where even the loosest setting leaves more than
+`TOLERANCE` lines, fillers that reach that far are chosen from the issue's pool (each printed
+once), set under the text at the house setting, and the article loosened again to close what
+is left. Fillers are laid out at
 the foot of the page; what is left above them, less than a filler takes, is the balanced
 columns' (the space between lines and paragraphs inside the text never grows).
 """
@@ -143,15 +144,17 @@ class Filling:
         The article with the fillers at its own setting is laid out only when the search comes
         down to it: where a looser setting fits, so does it (the ladder only lengthens)."""
         need, chosen = planned
+        # the model starts from the text as loosening left it, the fillers in the space under it
+        loosened, loosened_trial = need.loosest
+        pages_left = (self.available[need.base.slug] - loosened_trial.pages) * loosened_trial.page_lines
+        at_its_loosest = at_loosest(self.ranges, need.base) == loosened
         while chosen:
             with_fillers = replace(need.base, fillers=chosen)
-            loosened, loosened_trial = need.loosest
-            # the model starts from the text as loosening left it, the fillers in the space under it
-            over = (sum(self.heights.get(f.slug, 0.0) for f in chosen) - loosened_trial.space_under) \
-                / loosened_trial.pitch - (self.available[need.base.slug] - loosened_trial.pages) * loosened_trial.page_lines
+            filler_height = sum(self.heights.get(f.slug, 0.0) for f in chosen)
+            over = (filler_height - loosened_trial.space_under) / loosened_trial.pitch - pages_left
             search = _Search(self, with_fillers, None, anchor=(loosened.fit, over, loosened_trial.page_lines),
                              # the fillers take more than the loosest setting leaves under its text
-                             loosest_overruns=over >= OVER_FOR_CERTAIN and at_loosest(self.ranges, need.base) == loosened)
+                             loosest_overruns=over >= OVER_FOR_CERTAIN and at_its_loosest)
             filled = search.nearest_foot()
             if self.fits(*filled):
                 # as near as loosening alone is better: the space left is shared out above the

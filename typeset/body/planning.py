@@ -165,9 +165,10 @@ def _likely_next(ranges: Ranges, fillers: FillerPool | None, printed_before: dic
     if article.entry.pages is None or article.entry.continued_on is not None \
             or (fillers is not None and fillers.pinned.get(article.entry.file)):
         return []
-    printed = replace(article, fit=printed_before.get(article.entry.rel))
-    if article.entry.rel in printed_before and printed != article:
-        return [(printed, True)]
+    if article.entry.rel in printed_before:
+        printed = replace(article, fit=printed_before[article.entry.rel])
+        if printed != article:
+            return [(printed, True)]
     loosest = at_loosest(ranges, article) if ranges else None
     return [(loosest, True)] if loosest is not None else []
 
@@ -634,10 +635,10 @@ def _first_fitting(candidates: list, attempt, estimate):
     The first candidate `estimate(index)` (the lines beyond the foot `relative_length` predicts)
     says fits is laid out first, and taken when it fits and ends within `CLOSE_ENOUGH` lines of
     the foot: one layout where the guess is right, and the page within a line of full (it may be
-    a step tighter than the first that fits). Otherwise the search settles exactly what trying the candidates in order would:
-    each is at least as tight as the one before it, so what fits is a suffix of the list, and
-    the probes go where the model, corrected by what each probe measured, puts the boundary
-    (`first_reaching`); it bisects from there.
+    a step tighter than the first that fits). Otherwise the search settles exactly what trying
+    the candidates in order would: each is at least as tight as the one before it, so what fits
+    is a suffix of the list, and the probes go where the model, corrected by what each probe
+    measured, puts the boundary (`first_reaching`); it bisects from there.
     """
     if not candidates:
         return None

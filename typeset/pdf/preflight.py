@@ -255,7 +255,8 @@ def flat_ink(page) -> int | None:
         return None  # appearance streams: drawn by Ghostscript, not read here
     box = [float(v) for v in page.obj.get("/BleedBox", page.obj.get("/MediaBox"))]
     inks = _PaintedInks((min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])))
-    if not inks.follow(page, page.obj.get("/Resources", pikepdf.Dictionary()), _Matrix.identity(), ColourState(), set()):
+    resources = page.obj.get("/Resources", pikepdf.Dictionary())
+    if not inks.follow(page, resources, _Matrix.identity(), ColourState(), set()):
         return None
     bound = max(inks.heaviest, inks.most_cmy + 1.0 if inks.black_overprints else 0.0)
     peak = math.ceil(bound * 100 - 1e-6)
@@ -274,7 +275,6 @@ class _PaintedInks:
         self.box = box
         self.heaviest = self.most_cmy = 0.0
         self.black_overprints = False
-        self.painted: dict[tuple, bool] = {}  # (colour, stroking, colour spaces) -> what `paint` said
 
     def follow(self, container, resources, ctm: _Matrix, colour: ColourState, visited: set) -> bool:
         try:
@@ -283,13 +283,21 @@ class _PaintedInks:
             return False
         extgstates = resources.get("/ExtGState", pikepdf.Dictionary())
         xobjects = resources.get("/XObject", pikepdf.Dictionary())
+        spaces = resources.get("/ColorSpace", pikepdf.Dictionary())
+        weighed: dict[tuple[ColourState, bool], bool] = {}  # text is painted in one colour again and again
+
+        def paint(stroking: bool) -> bool:
+            if (colour, stroking) not in weighed:
+                weighed[colour, stroking] = self.weigh(colour, stroking, spaces)
+            return weighed[colour, stroking]
+
         stack, stroked_text, width, path = [], False, 1.0, []
         for operands, operator in instructions:
             op = str(operator)
             if op in _TEXT_STATE:
                 continue
             if op in TEXT:
-                if not (self.paint(colour, False, resources) and (not stroked_text or self.paint(colour, True, resources))):
+                if not (paint(False) and (not stroked_text or paint(True))):
                     return False  # text is taken to be inside the box
                 continue
             if op == "q":
@@ -303,10 +311,10 @@ class _PaintedInks:
             elif op == "Tr":
                 stroked_text = int(operands[0]) in (1, 2, 5, 6)
             elif op in ("m", "l", "c", "v", "y"):
-                path += [_apply(ctm, operands[i], operands[i + 1]) for i in range(0, len(operands) - 1, 2)]
+                path += [ctm.apply(operands[i], operands[i + 1]) for i in range(0, len(operands) - 1, 2)]
             elif op == "re":
                 x, y, w, h = (float(v) for v in operands)
-                path += [_apply(ctm, x + dx, y + dy) for dx in (0, w) for dy in (0, h)]
+                path += [ctm.apply(x + dx, y + dy) for dx in (0, w) for dy in (0, h)]
             elif op in ("sh", "BI", "INLINE IMAGE"):
                 return False
             elif op == "gs" and _translucent(extgstates.get(operands[0], pikepdf.Dictionary())):
@@ -323,10 +331,10 @@ class _PaintedInks:
             if op in COLOUR:
                 colour = after(colour, op, operands, extgstates)
             if op in FILLS or op in BOTH:
-                if self.inside(path, 0.0) and not self.paint(colour, False, resources):
+                if self.inside(path, 0.0) and not paint(False):
                     return False
             if op in STROKES or op in BOTH:
-                if self.inside(path, width * ctm.scale() / 2) and not self.paint(colour, True, resources):
+                if self.inside(path, width * ctm.scale() / 2) and not paint(True):
                     return False
             if op in FILLS or op in STROKES or op in BOTH or op == "n":
                 path = []
@@ -341,16 +349,11 @@ class _PaintedInks:
         return min(x for x, _ in path) - reach < x1 and max(x for x, _ in path) + reach > x0 \
             and min(y for _, y in path) - reach < y1 and max(y for _, y in path) + reach > y0
 
-    def paint(self, colour: ColourState, stroking: bool, resources) -> bool:
-        # text is painted in the same colour again and again: each colour is weighed once
-        known = (colour, stroking, resources.objgen if resources.is_indirect else id(resources))
-        if known not in self.painted:
-            self.painted[known] = self._weigh(colour, stroking, resources)
-        return self.painted[known]
-
-    def _weigh(self, colour: ColourState, stroking: bool, resources) -> bool:
+    def weigh(self, colour: ColourState, stroking: bool, spaces) -> bool:
+        """Take in the fill (or stroke) colour painted with; False where it does not bound the ink.
+        `spaces`: the resources' colour spaces, by name."""
         space, values = (colour.stroke_space, colour.stroke) if stroking else (colour.fill_space, colour.fill)
-        space = str(resources.get("/ColorSpace", pikepdf.Dictionary()).get(space, space))
+        space = str(spaces.get(space, space))
         if space == "/DeviceCMYK":
             inks = tuple(values) if len(values) == 4 else (0.0, 0.0, 0.0, 1.0)  # a space's initial colour: black
         elif space == "/DeviceGray":
@@ -364,13 +367,6 @@ class _PaintedInks:
         self.heaviest = max(self.heaviest, sum(inks))
         self.most_cmy = max(self.most_cmy, sum(inks[:3]))
         return True
-
-
-def _apply(ctm, x, y) -> tuple[float, float]:
-    a, b, c, d, e, f = ctm
-    x, y = float(x), float(y)
-    return a * x + c * y + e, b * x + d * y + f
-
 
 
 class _Separation:
@@ -529,6 +525,12 @@ class _Matrix(tuple):
     def scale(self) -> float:
         a, b, c, d = self[:4]
         return math.sqrt(abs(a * d - b * c))
+
+    def apply(self, x, y) -> tuple[float, float]:
+        """The point (x, y) of user space on the page."""
+        a, b, c, d, e, f = self
+        x, y = float(x), float(y)
+        return a * x + c * y + e, b * x + d * y + f
 
 
 def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightReport, seen_fonts: set,

@@ -319,15 +319,8 @@ class _PaintedInks:
                 return False
             elif op == "gs" and _translucent(extgstates.get(operands[0], pikepdf.Dictionary())):
                 return False
-            elif op == "Do":
-                xobject = xobjects.get(operands[0])
-                if xobject is None or xobject.get("/Subtype") != "/Form":
-                    return False
-                if xobject.objgen not in visited:
-                    visited.add(xobject.objgen)
-                    inner = ctm.then(xobject.get("/Matrix", [1, 0, 0, 1, 0, 0]))
-                    if not self.follow(xobject, xobject.get("/Resources", resources), inner, colour, visited):
-                        return False
+            elif op == "Do" and not self.form(xobjects.get(operands[0]), resources, ctm, colour, visited):
+                return False
             if op in COLOUR:
                 colour = after(colour, op, operands, extgstates)
             if op in FILLS or op in BOTH:
@@ -339,6 +332,16 @@ class _PaintedInks:
             if op in FILLS or op in STROKES or op in BOTH or op == "n":
                 path = []
         return True
+
+    def form(self, xobject, resources, ctm: _Matrix, colour: ColourState, visited: set) -> bool:
+        """`follow` into a form XObject drawn with `Do` (an image, or anything else: False)."""
+        if xobject is None or xobject.get("/Subtype") != "/Form":
+            return False
+        if xobject.objgen in visited:
+            return True
+        visited.add(xobject.objgen)
+        inner = ctm.then(xobject.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+        return self.follow(xobject, xobject.get("/Resources", resources), inner, colour, visited)
 
     def inside(self, path: list[tuple[float, float]], reach: float) -> bool:
         """Whether a path (its points and control points: they bound it), `reach` wider all

@@ -119,7 +119,8 @@ def test_columns_option_sets_the_number_of_columns(tmp_path):
 def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_path):
     """Each article's PDF part, linked, gives the pages one document of the whole body gives:
     the same text on each page, the same sides, and each face embedded once, subset as
-    WeasyPrint subsets it for one document (the same font program, byte for byte)."""
+    WeasyPrint subsets it for one document (the same font program, byte for byte, and the same
+    widths), its program compressed."""
     whole, _ = planned
     linked, _ = layout_of(planned_issue, parts=True)
     assert linked.document is None and [count for _part, count in linked.parts] == [1, 1, 1]
@@ -131,9 +132,11 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
         texts[name] = pdf_text_by_page(tmp_path / f"{name}.pdf")
         with pikepdf.open(io.BytesIO(data)) as pdf:
             fonts = {font.objgen: font for page in pdf.pages for font in page.Resources.Font.values()}
-            programs[name] = sorted((str(font.BaseFont).split("+")[1], _program(font)) for font in fonts.values())
+            programs[name] = sorted((str(font.BaseFont).split("+")[1], _program(font),
+                                     font.DescendantFonts[0].W.unparse(resolved=True)) for font in fonts.values())
+            assert all(_filter(font) == "/FlateDecode" for font in fonts.values())
     assert len(texts["linked"]) == 3 and texts["linked"] == texts["whole"]
-    names = [name for name, _program_bytes in programs["linked"]]
+    names = [name for name, _program_bytes, _widths in programs["linked"]]
     assert len(names) == len(set(names))  # one font per face and weight
     assert programs["linked"] == programs["whole"]
 
@@ -141,6 +144,20 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
 def _program(font) -> bytes:
     descriptor = font.DescendantFonts[0].FontDescriptor
     return descriptor.get("/FontFile3", descriptor.get("/FontFile2")).read_bytes()
+
+
+def _filter(font) -> str:
+    descriptor = font.DescendantFonts[0].FontDescriptor
+    return str(descriptor.get("/FontFile3", descriptor.get("/FontFile2")).get("/Filter"))
+
+
+def test_the_linker_reads_widths_from_runs_of_integers_and_reals_in_an_indirect_array():
+    from typeset.pdf.link import _widths
+
+    pdf = pikepdf.new()
+    widths = pdf.make_indirect(pikepdf.Array([3, pikepdf.Array([1000, 500.5, -20]), 10, pikepdf.Array([250])]))
+    assert _widths(widths) == {3: 1000.0, 4: 500.5, 5: -20.0, 10: 250.0}
+    assert _widths(pikepdf.Array()) == {}
 
 
 def test_columns_are_laid_out_once_as_weasyprint_lays_them_out_twice(tmp_path):

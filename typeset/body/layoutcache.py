@@ -179,7 +179,7 @@ class LayoutCache:
         """A font subset the linker makes (`pdf.link`: `recipe` names the face and the glyphs; the
         key adds the code and libraries, HarfBuzz among them), from the cache or `make()`: an
         edit that brings no new character to a face needs no new subset of it. The file holds
-        the SHA-256 of the subset before it."""
+        the SHA-256 of what `make` gave (the linker's compressed program) before it."""
         key = digest(Inputs(values=(self.fingerprint, recipe)))[:32]
         self.used.add(key)
         if key in self.new_subsets:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from .overprint import overprint_states, share_states
 
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
 _PAIR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
+_W_RUN = re.compile(rb"(\d+)\s*\[([^\]]*)\]")
 
 
 class LinkError(Exception):
@@ -137,17 +139,25 @@ def _face_of(font) -> str | None:
 
 def _gather(merged: _Font, font, only: set[int] | None) -> None:
     """The glyphs `font` has (`only` those of them, when given) added to `merged`."""
-    descendant = _descendant(font)
-    widths = list(descendant.get("/W", pikepdf.Array()))
-    for first, run in zip(widths[::2], widths[1::2]):
-        for offset, width in enumerate(run):
-            if only is None or int(first) + offset in only:
-                merged.widths[int(first) + offset] = float(width)
-                merged.right = max(merged.right, float(width))
-    for section in _BFCHAR.findall(font.ToUnicode.read_bytes()):
-        for glyph, text in _PAIR.findall(section):
-            if only is None or int(glyph, 16) in only:
-                merged.to_unicode[int(glyph, 16)] = text.lower()
+    widths = _widths(_descendant(font).get("/W", pikepdf.Array()))
+    to_unicode = {int(glyph, 16): text.lower() for section in _BFCHAR.findall(font.ToUnicode.read_bytes())
+                  for glyph, text in _PAIR.findall(section)}
+    if only is not None:
+        widths = {glyph: width for glyph, width in widths.items() if glyph in only}
+        to_unicode = {glyph: text for glyph, text in to_unicode.items() if glyph in only}
+    merged.widths.update(widths)
+    merged.right = max(merged.right, max(widths.values(), default=merged.right))
+    merged.to_unicode.update(to_unicode)
+
+
+def _widths(w_array: pikepdf.Array) -> dict[int, float]:
+    """Glyph ID -> width of a /W array of runs `first [w1 w2 …]`, as WeasyPrint writes it: read
+    from its text in one call, not element by element through pikepdf (a third of the linking)."""
+    widths: dict[int, float] = {}
+    for first, run in _W_RUN.findall(w_array.unparse(resolved=True)):
+        values = run.split()
+        widths.update(zip(range(int(first), int(first) + len(values)), map(float, values)))
+    return widths
 
 
 def _glyphs_drawn(pages) -> dict[str, set[int]]:
@@ -187,7 +197,7 @@ def _merged_fonts(out: pikepdf.Pdf, fonts: dict[tuple[str, str], _Font], faces: 
 
     def subset(face: str) -> bytes:
         recipe = f"subset {face} {' '.join(map(str, glyphs[face]))}"  # the cache adds code and libraries
-        return cached(recipe, lambda: _subset(face, glyphs[face], faces))
+        return cached(recipe, lambda: _compressed(_subset(face, glyphs[face], faces)))
 
     # HarfBuzz subsets a CJK face in some 100 ms and lets go of the GIL meanwhile: all faces at once
     with ThreadPoolExecutor(max(1, min(len(glyphs), workers()))) as pool:
@@ -222,12 +232,20 @@ def _subset(face: str, glyphs: list[int], faces: dict[str, Path]) -> bytes:
     return subset.file_content
 
 
-def _program(out: pikepdf.Pdf, subset: bytes) -> pikepdf.Stream:
-    stream = out.make_stream(subset)
-    if subset[:4] == b"OTTO":
+def _compressed(program: bytes) -> bytes:
+    """A face's subset as the linker keeps it: its length, then the program Flate-compressed as
+    the PDF holds it, once, not at every link (some 5 MB of CJK subsets: 0.07 s each time)."""
+    return len(program).to_bytes(4, "big") + zlib.compress(program)
+
+
+def _program(out: pikepdf.Pdf, kept: bytes) -> pikepdf.Stream:
+    length, compressed = int.from_bytes(kept[:4], "big"), kept[4:]
+    stream = out.make_stream(b"")
+    stream.write(compressed, filter=pikepdf.Name.FlateDecode)  # saved as it is (qpdf recompresses no Flate)
+    if zlib.decompressobj().decompress(compressed, 4) == b"OTTO":
         stream.Subtype = pikepdf.Name.OpenType
     else:
-        stream.Length1 = len(subset)
+        stream.Length1 = length
     return stream
 
 

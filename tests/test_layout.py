@@ -198,6 +198,29 @@ def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
     assert not any(key[0] == warned for key in stylesheets._kept)
 
 
+def test_a_stylesheet_parsed_for_one_sandbox_serves_another_allowing_the_same_folders(tmp_path):
+    """Each layout has a URL fetcher of its own: the house style a resident process's warm-up
+    parsed serves the commands' layouts when their fetchers allow the same folders, not others."""
+    from types import SimpleNamespace
+
+    from typeset.body import stylesheets
+    from typeset.body.engine import _SandboxedFetcher
+
+    parsed_with = []
+
+    def parse(**arguments):
+        parsed_with.append(arguments["url_fetcher"])
+        return SimpleNamespace(page_rules=None, layers=None)
+
+    css = stylesheets._parsed_once(parse)
+    first, second = (_SandboxedFetcher([tmp_path], Diagnostics()) for _ in range(2))
+    elsewhere = _SandboxedFetcher([tmp_path / "elsewhere"], Diagnostics())
+    for fetcher in (first, second, elsewhere, elsewhere):
+        css(string=f"/* {tmp_path} */ p {{ color: red }}", base_url=tmp_path.as_uri() + "/", url_fetcher=fetcher,
+            page_rules=[], layers=[])
+    assert parsed_with == [first, elsewhere]
+
+
 def test_what_is_laid_out_ahead_of_an_edited_article(tmp_path):
     """As the last build printed it (likely printed again: its part is written too), else at the
     loosest setting (likely printed too): one layout beside the edited article's own."""

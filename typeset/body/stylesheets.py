@@ -3,7 +3,7 @@
 WeasyPrint parses and validates every <style> element of every document it renders: for the
 house style (10 kB of CSS) that is 50–60 ms, a quarter of laying out a one-page article, and a
 build lays out articles alone some eighty times. The parse depends only on the text, its base
-URL, the media type, the URL fetcher and the font configuration (which @font-face rules add to,
+URL, the media type, what the URL fetcher allows and the font configuration (which @font-face rules add to,
 once), so the result is kept and each later document gets a copy bound to its own lists:
 the selectors matched (read only while matching), the @page rules added to the document's.
 
@@ -44,12 +44,12 @@ def _parsed_once(parse):
                          color_profiles=color_profiles, layers=layers, **others)
         if args or others or string is None or page_rules is None or layers is None:
             return parse(*args, **arguments)  # a linked or imported stylesheet: as WeasyPrint does
-        key = (string, base_url, media_type, id(url_fetcher), id(font_config))
+        key = (string, base_url, media_type, _fetching(url_fetcher), id(font_config))
         with _lock:
             found = _kept.get(key)
             if found is not None:
                 _kept.move_to_end(key)
-        if found is not None and found[0] is url_fetcher and found[1] is font_config:
+        if found is not None and _fetching(found[0]) == _fetching(url_fetcher) and found[1] is font_config:
             _fetcher, _config, parsed, added_rules = found
             page_rules.extend(added_rules)
             bound = copy.copy(parsed)
@@ -67,6 +67,15 @@ def _parsed_once(parse):
         return parsed
 
     return css
+
+
+def _fetching(url_fetcher) -> tuple:
+    """What a parse may fetch with `url_fetcher`: for typeset's sandbox (engine._SandboxedFetcher)
+    the folders it allows, so every layout's fetcher finds the stylesheet a resident process's
+    warm-up parsed (a fetcher refusing something makes the parse warn: it is not kept); any other
+    fetcher is itself."""
+    roots = getattr(url_fetcher, "roots", None)
+    return ("allowing", tuple(roots)) if roots is not None else ("fetcher", url_fetcher)
 
 
 class _Count(logging.Handler):

@@ -158,3 +158,19 @@ def test_findings_follow_edits_and_the_language_within_one_process(tmp_path, mon
     path.write_text(planted, encoding="utf-8")
     monkeypatch.setenv("TYPESET_LANG", "zh_CN")
     assert [f.message for f in proofread_file(path, "a.md", ("title",))] == ["中文之间用了半角“,”"]
+
+
+def test_findings_are_remembered_whatever_the_command_calls_the_file(tmp_path, monkeypatch):
+    """A resident process reads the issue by its full path, a command by the path it was given:
+    the findings remembered serve both, each named as its command named the file."""
+    from typeset.inputs.proofread import _findings_in
+
+    path = tmp_path / "b.md"
+    path.write_text("---\ntitle: 题\n---\n\n第二段,后面。\n", encoding="utf-8")
+    monkeypatch.setenv("TYPESET_LANG", "en")
+    by_full_path = proofread_file(path, str(path), ("title",))
+    hits = _findings_in.cache_info().hits
+    as_given = proofread_file(path, "issue/b.md", ("title",))
+    assert _findings_in.cache_info().hits == hits + 1
+    assert [f.display for f in by_full_path + as_given] == [str(path), "issue/b.md"]
+    assert [(f.line, f.column, f.rule) for f in as_given] == [(f.line, f.column, f.rule) for f in by_full_path]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -96,19 +96,20 @@ def proofread_file(path: Path, display: str, text_keys: tuple[str, ...]) -> list
         content = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []  # reading the article reports it
-    return list(_findings_in(path, display, text_keys, content, language()))
+    return [replace(finding, display=display) for finding in _findings_in(path, text_keys, content, language())]
 
 
 @lru_cache(maxsize=256)
-def _findings_in(path: Path, display: str, text_keys: tuple[str, ...], content: str, lang: str) -> tuple[Finding, ...]:
+def _findings_in(path: Path, text_keys: tuple[str, ...], content: str, lang: str) -> tuple[Finding, ...]:
     """Remembered by content (and the language of the messages), as `cjk.refine` is: a resident
-    process's commands check again only the files edited since it read them."""
+    process's commands check again only the files edited since it read them (however a command
+    names the issue folder: the findings are named after the file by the caller)."""
     texts = list(_texts(content.splitlines(), text_keys))
     findings: list[Finding] = []
     for piece in texts:
-        findings += [Finding(path, display, piece.line, piece.offset + start + 1, rule, found, suggestion, message)
+        findings += [Finding(path, "", piece.line, piece.offset + start + 1, rule, found, suggestion, message)
                      for start, found, suggestion, rule, message in _line_findings(piece)]
-    findings += _unbalanced(path, display, texts)
+    findings += _unbalanced(path, texts)
     return tuple(sorted(findings, key=lambda f: (f.line, f.column, f.rule)))
 
 
@@ -239,7 +240,7 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-def _unbalanced(path: Path, display: str, texts: list[_Text]) -> list[Finding]:
+def _unbalanced(path: Path, texts: list[_Text]) -> list[Finding]:
     """Paired marks not closed (or opened) within their paragraph."""
     by_paragraph: dict[int, list[_Text]] = {}
     for piece in texts:
@@ -256,13 +257,13 @@ def _unbalanced(path: Path, display: str, texts: list[_Text]) -> list[Finding]:
                     if stack and PAIRS[stack[-1][0]] == char:
                         stack.pop()
                     else:
-                        findings.append(Finding(path, display, piece.line, piece.offset + position + 1,
+                        findings.append(Finding(path, "", piece.line, piece.offset + position + 1,
                                                 "unbalanced-pair", char, "", _("'{mark}' closes nothing", mark=char)))
         following = paragraphs[index + 1][0].text.lstrip() if index + 1 < len(paragraphs) else ""
         for char, piece, position in stack:
             if char == "“" and following.startswith("“"):
                 continue  # a quotation over several paragraphs opens each, closes the last
-            findings.append(Finding(path, display, piece.line, piece.offset + position + 1, "unbalanced-pair", char,
+            findings.append(Finding(path, "", piece.line, piece.offset + position + 1, "unbalanced-pair", char,
                                     PAIRS[char], _("'{mark}' is not closed in its paragraph", mark=char)))
     return findings
 

@@ -198,6 +198,26 @@ def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
     assert not any(key[0] == warned for key in stylesheets._kept)
 
 
+def test_the_first_pages_of_an_article_are_laid_out_as_the_whole_article_lays_them_out(tmp_path):
+    """What a continuation's source keeps is laid out alone (`Engine.render(pages=…)`): the same
+    pages, line for line, as the first pages of the whole article; the pages after them are not made."""
+    from typeset.body.engine import Engine
+
+    root = write_issue(tmp_path / "issue", plan('file: articles/long.md, pages: "3-5"'),
+                       {"articles/long.md": article("长文", paragraphs=40)})
+    diagnostics = Diagnostics()
+    manifest = load_manifest(root, diagnostics, display_root="issue")
+    articles = read_articles(manifest, diagnostics)
+    house = find_house(root, "issue")
+    engine = Engine(manifest, articles, house, load_fonts(house.dirs("fonts"), {}, diagnostics), diagnostics)
+    whole = engine.render(articles, {articles[0].slug: 3})
+    first_two = engine.render(articles, {articles[0].slug: 3}, pages=2)
+    pages = [engine.pages_of(document, articles[0]) for document in (whole, first_two)]
+    assert len(pages[0]) > 2 and len(pages[1]) == 2
+    assert [page_signature(first_two.pages[i]) for i in pages[1]] == \
+        [page_signature(whole.pages[i]) for i in pages[0][:2]]
+
+
 def test_a_stylesheet_parsed_for_one_sandbox_serves_another_allowing_the_same_folders(tmp_path):
     """Each layout has a URL fetcher of its own: the house style a resident process's warm-up
     parsed serves the commands' layouts when their fetchers allow the same folders, not others."""

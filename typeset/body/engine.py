@@ -67,13 +67,18 @@ class Engine:
         blocks = [ArticleBlock(a, self.names[a.slug], starts[a.slug]) for a in articles]
         return render_html(self.manifest, blocks, self.house, self.fonts, self.diagnostics)
 
-    def render(self, articles: list[Article], starts: dict[str, int | None]) -> weasyprint.Document:
+    def render(self, articles: list[Article], starts: dict[str, int | None],
+               pages: int | None = None) -> weasyprint.Document:
+        """The articles laid out; with `pages`, only the first `pages` pages of the one article
+        (the pages after them are never made: those made are the full layout's first pages)."""
         html = self.html(articles, starts)
         shown = _article_of_page.set({self.names[a.slug]: (f"{a.slug} {a.title}", i) for i, a in
                                       enumerate(articles, start=1)})
+        wanted = _pages_wanted.set((self.names[articles[0].slug], pages) if pages is not None else None)
         try:
             return self._lay_out(html)
         finally:
+            _pages_wanted.reset(wanted)
             _article_of_page.reset(shown)
 
     def filler_html(self, fillers: list) -> str:
@@ -149,20 +154,27 @@ def _path_of(file_url: str) -> Path:
 
 # page name -> (the article as shown, its number) while an Engine renders
 _article_of_page: contextvars.ContextVar[dict | None] = contextvars.ContextVar("article_of_page", default=None)
+# (page name, how many of its pages) where a render asks for no more
+_pages_wanted: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("pages_wanted", default=None)
 
 
 @lru_cache(maxsize=1)
 def _report_pages() -> None:
     """WeasyPrint lays out one page after another: the article on each is shown as the one being
-    set, so a long layout shows where it is."""
+    set, so a long layout shows where it is; and it stops after the pages a render asks for."""
     original = weasyprint.layout.make_all_pages
 
     def make_all_pages(*args, **kwargs):
+        wanted, made = _pages_wanted.get(), 0
         for page in original(*args, **kwargs):
             article = (_article_of_page.get() or {}).get(page.page_type.name)
             if article is not None:
                 current().doing(*article)
             yield page
+            if wanted is not None and page.page_type.name == wanted[0] and not page.page_type.blank:
+                made += 1
+                if made == wanted[1]:
+                    return
 
     weasyprint.layout.make_all_pages = make_all_pages
 

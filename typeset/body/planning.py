@@ -28,7 +28,7 @@ from ..inputs.manifest import Manifest
 from ..pdf.link import face_files, link
 from ..processes import workers
 from ..progress import current, silence
-from ..store import note, take_notices
+from ..store import Inputs, digest, note, take_notices
 from .continuation import split_article
 from .engine import Engine, font_folders, remove_font_folders, write_part
 from .filling import CLOSE_ENOUGH, TOLERANCE, Filling, at_loosest
@@ -142,7 +142,8 @@ def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article]
     """Copyfitting, then (with `filling`) loosening and fillers: (the articles as they are to be
     printed, the plan, the slugs changed); `needed` updated."""
     plan = _plan(manifest, articles, needed)
-    articles, fitted = _fit(articles, plan, needed, ranges, lambda a: planner.alone(a, plan.articles[a.slug][0]),
+    articles, fitted = _fit(articles, plan, needed, ranges,
+                            lambda a, pages=None: planner.alone(a, plan.articles[a.slug][0], pages=pages),
                             first, partial(planner.in_parallel, stage="fit"),
                             lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
     plan = _plan(manifest, articles, needed)
@@ -391,15 +392,19 @@ class _Planner:
         return planned is None or (laid_out.pages == planned.last - planned.first + 1
                                    and laid_out.short <= TOLERANCE and article.entry.continued_on is None)
 
-    def alone(self, article: Article, start: int, stage: str = "fit") -> Trial:
-        """`article` laid out alone from `start`: a copyfitting (or filling) trial."""
+    def alone(self, article: Article, start: int, stage: str = "fit", pages: int | None = None) -> Trial:
+        """`article` laid out alone from `start`: a copyfitting (or filling) trial; with `pages`,
+        its first `pages` pages only (what a continuation's source keeps: the rest is cut)."""
         trial_key = self.key(article, start)
+        if pages is not None:
+            trial_key = digest(Inputs(values=(trial_key, f"the first {pages} pages")))[:32]
         found = self.cache.get(trial_key)
         if found is None:
-            found = self._lay_out_alone(article, start, trial_key, stage)
+            found = self._lay_out_alone(article, start, trial_key, stage, pages)
         return found
 
-    def _lay_out_alone(self, article: Article, start: int, trial_key: str, stage: str) -> Trial:
+    def _lay_out_alone(self, article: Article, start: int, trial_key: str, stage: str,
+                       pages: int | None = None) -> Trial:
         undropped = self.key(replace(article, filler_drop=0.0), start) if article.filler_drop else None
         if undropped in self.held:
             # the fillers moved down to the foot: the layout without the drop, its fillers moved
@@ -409,7 +414,7 @@ class _Planner:
             self._laying_out()
             with current().step(stage):
                 current().doing(article.slug)
-                document = self.engine.render([article], {article.slug: start})
+                document = self.engine.render([article], {article.slug: start}, pages)
             indexes = self.engine.pages_of(document, article)
         found = trial(document, indexes, columns_of(article))
         self.cache.put(trial_key, found)
@@ -601,7 +606,8 @@ def _fit_continuations(group: list[tuple[Article, Article]], by_slug: dict[str, 
 
         def attempt(setting, source=source, host=host, start=start, kept=kept, target=target, available=available):
             trial_source = replace(source, fit=setting) if setting else source
-            source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source)
+            # only the lines on the pages it keeps count: the rest is laid out after the host's text
+            source_trial = first[source.slug] if setting is None else laid_out_alone(trial_source, kept)
             result = split_article(trial_source, source_trial.lines_on(kept), target, start + kept - 1)
             if result is None:
                 return False, None, None

@@ -87,3 +87,27 @@ def test_uncovered_characters_are_reported_with_article_and_line(tmp_path):
         "issue/articles/a.md:7 character '\ue000' (U+E000) is in no font of role 'song' (Noto Serif CJK SC) "
         "or its fallbacks\n  hint: replace the character, or add a font that has it as a fallback in fonts/fonts.yaml",
     ]
+
+
+def test_coverage_is_remembered_by_the_faces_and_checked_again_for_others(tmp_path):
+    """What a resident process's warm-up checked serves its commands (another FontSet of the same
+    faces, known by file, size and time); a role set in other faces is checked again."""
+    from typeset.inputs.fonts import _uncovered
+
+    issue = write_issue(tmp_path / "issue", MINIMAL_MANIFEST, {"articles/a.md": article()})
+    text = "覆盖检查\U00010400"
+    first, _ = fonts_for(issue)
+    assert first.uncovered("song", text) == ["\U00010400"]
+    hits = _uncovered.cache_info().hits
+    second, _ = fonts_for(issue)
+    assert second.uncovered("song", text) == ["\U00010400"]
+    assert _uncovered.cache_info().hits == hits + 1
+    own = tmp_path / "issue" / "fonts"  # the role's face now the issue's own, another font
+    own.mkdir()
+    shutil.copy("/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", own / "House-Song.ttf")
+    (own / "fonts.yaml").write_text("roles:\n  song:\n    family: LXGW WenKai\n    faces: {400: House-Song.ttf}\n",
+                                    encoding="utf-8")
+    third, _ = fonts_for(issue)
+    assert third.roles["song"].stamps() != second.roles["song"].stamps()
+    assert third.uncovered("song", text) == ["\U00010400"]
+    assert _uncovered.cache_info().hits == hits + 1

@@ -41,16 +41,18 @@ class Role:
     package: str
     faces: list[Face]
     fallback: list[str] = field(default_factory=list)
-    _cmap: set[int] | None = None
+    _stamps: tuple[tuple[Path, int, int], ...] | None = None
 
-    def codepoints(self) -> set[int]:
-        if self._cmap is None:
-            self._cmap = set()
+    def stamps(self) -> tuple[tuple[Path, int, int], ...]:
+        """(file, size, modification time) of each face: what its code points are known by."""
+        if self._stamps is None:
+            stamps = []
             for face in self.faces:
                 path = ensure(face.file)  # an extracted face may have been removed from the cache since
                 stat = path.stat()
-                self._cmap |= _face_codepoints(path, stat.st_size, stat.st_mtime_ns)
-        return self._cmap
+                stamps.append((path, stat.st_size, stat.st_mtime_ns))
+            self._stamps = tuple(stamps)
+        return self._stamps
 
 
 @lru_cache(maxsize=64)
@@ -71,7 +73,7 @@ def _face_codepoints(path: Path, size: int, mtime_ns: int) -> frozenset[int]:
 @dataclass
 class FontSet:
     roles: dict[str, Role]
-    _covered: dict[str, set[int]] = field(default_factory=dict)  # role -> code points of its stack
+    _stamps: dict[str, tuple] = field(default_factory=dict)  # role -> the faces of its stack, by `Role.stamps`
 
     def stack(self, role: str) -> list[str]:
         """The role followed by its declared fallbacks, for font-family."""
@@ -95,11 +97,23 @@ class FontSet:
 
     def uncovered(self, role: str, text: str) -> list[str]:
         """Characters of `text` that neither the role's font nor its fallbacks can show."""
-        if role not in self._covered:
-            self._covered[role] = set().union(*(self.roles[n].codepoints() for n in self.stack(role)))
-        covered = self._covered[role]
-        return [char for char in dict.fromkeys(text)
-                if ord(char) not in covered and not char.isspace() and not unicodedata_is_control(char)]
+        if role not in self._stamps:
+            self._stamps[role] = tuple(stamp for name in self.stack(role) for stamp in self.roles[name].stamps())
+        return list(_uncovered(self._stamps[role], text))
+
+
+@lru_cache(maxsize=8192)
+def _uncovered(faces: tuple[tuple[Path, int, int], ...], text: str) -> tuple[str, ...]:
+    """Remembered by the faces and the text: a resident process's commands find every paragraph
+    not edited since its warm-up checked (half of what checking an issue's coverage took)."""
+    covered = _covered_by(faces)
+    return tuple(char for char in dict.fromkeys(text)
+                 if ord(char) not in covered and not char.isspace() and not unicodedata_is_control(char))
+
+
+@lru_cache(maxsize=8)  # a CJK stack's code points take some megabytes
+def _covered_by(faces: tuple[tuple[Path, int, int], ...]) -> frozenset[int]:
+    return frozenset().union(*(_face_codepoints(*face) for face in faces))
 
 
 def repr_css(name: str) -> str:

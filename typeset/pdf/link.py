@@ -152,7 +152,8 @@ def _gather(merged: _Font, font, only: set[int] | None) -> None:
 
 def _widths(w_array: pikepdf.Array) -> dict[int, float]:
     """Glyph ID -> width of a /W array of runs `first [w1 w2 …]`, as WeasyPrint writes it: read
-    from its text in one call, not element by element through pikepdf (a third of the linking)."""
+    from its text in one call, not element by element through pikepdf (which took a third of
+    the linking)."""
     widths: dict[int, float] = {}
     for first, run in _W_RUN.findall(w_array.unparse(resolved=True)):
         values = run.split()

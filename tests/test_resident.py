@@ -124,6 +124,22 @@ def test_ctrl_c_and_a_killed_command_stop_the_child(running, tmp_path):
     assert Path(f"/proc/{pid}").exists()  # the resident process stays for the next command
 
 
+def test_the_resident_process_runs_the_code_of_the_command_that_starts_it(tmp_path):
+    """A command run from a checkout that is not the installed package (`python -m typeset` in
+    another clone) starts a resident process of that checkout's code, whose key is the command's."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(resident.__file__).parent, checkout / "typeset", ignore=shutil.ignore_patterns("__pycache__"))
+    starting = ("import subprocess, typeset.resident as r; "
+                "subprocess.Popen = lambda command, **options: print(options['cwd'], *command[1:3]); r.start()")
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # a key no resident process has
+    started = subprocess.run([sys.executable, "-c", starting], cwd=checkout, env=environment,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert started[1:] == ["-m", "typeset.resident"]
+    imported = subprocess.run([sys.executable, "-c", "import typeset; print(typeset.__file__)"], cwd=started[0],
+                              env=environment, capture_output=True, text=True, check=True).stdout
+    assert Path(imported.strip()).resolve() == (checkout / "typeset" / "__init__.py").resolve()
+
+
 def test_one_resident_process_per_code_python_and_environment(monkeypatch):
     environment = {"HOME": "/home/editor", "LANG": "zh_CN.UTF-8", "PWD": "/home/editor/issue-5"}
     key = resident.resident_key(environment)

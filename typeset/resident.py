@@ -199,8 +199,12 @@ def start(issue_dir: Path | None = None, key: str | None = None) -> None:
         pass
     finally:
         probe.close()
+    from .store import package_folder
+
+    # started in the folder this typeset is imported from, `-m` imports the same code: a command run
+    # from a checkout other than the installed one gets a resident process whose key is its own
     subprocess.Popen([sys.executable, "-m", "typeset.resident", key, *([str(issue_dir)] if issue_dir else [])],
-                     cwd="/", start_new_session=True,
+                     cwd=package_folder().parent, start_new_session=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -3,6 +3,7 @@
 import json
 import re
 
+import pytest
 from conftest import (
     MINIMAL_MANIFEST,
     PARAGRAPH,
@@ -140,6 +141,52 @@ def test_tightening_takes_a_confirmed_guess_or_the_first_candidate_that_fits():
             assert attempts == [exact], (case, beyond, attempts)
             confirmed_once += 1
     assert confirmed_once >= 50
+
+
+def test_tightening_estimates_photos_as_their_max_height_shrinks_them():
+    """planning._estimate: a photo held at its max-height shrinks with photo_scale, one shorter
+    than its max-height only once the scaled max-height comes below it; one across the columns
+    takes its height from each column, one in a column of two half of it a column on average;
+    the text as `relative_length` has it. A trial keeps its photos through the cache."""
+    from typeset.body.layoutcache import Trial
+    from typeset.body.planning import _estimate
+
+    pitch, cap = 20.0, 300.0
+    candidates = [Setting(photo_scale=0.85), Setting(photo_scale=0.6), Setting(leading=-0.16, photo_scale=0.6)]
+
+    def estimates(photos: list) -> list[float]:
+        # 100 lines on a page of two columns of 50, 5 on the next: 2.5 lines a column beyond the foot
+        laid_out = Trial(2, [[("1", 20)] * 100, [("1", 20)] * 5], gaps=[0.0, 0.0], pitch=pitch, height=50 * pitch,
+                         photos=photos)
+        estimate = _estimate(candidates, laid_out, None, 1)
+        return [estimate(i) for i in range(len(candidates))]
+
+    held = [(cap, cap, 1.0)]  # across the columns at its max-height: 15 lines of each
+    assert estimates(held) == pytest.approx([2.5 - 15 * 0.15, 2.5 - 15 * 0.4, (52.5 - 15) * 0.9 + 15 * 0.6 - 50])
+    shorter = [(200.0, cap, 1.0)]  # 10 lines: under the max-height at 0.85 (255 px), over it at 0.6 (180 px)
+    assert estimates(shorter) == pytest.approx([2.5, 2.5 - 1.0, (52.5 - 10) * 0.9 + 9 - 50])
+    in_a_column = [(cap, cap, 0.5)]
+    assert estimates(in_a_column) == pytest.approx([2.5 - 7.5 * 0.15, 2.5 - 7.5 * 0.4, (52.5 - 7.5) * 0.9 + 4.5 - 50])
+    assert Trial.from_json(json.loads(json.dumps(Trial(1, [], photos=held).as_json()))).photos == held
+
+
+def test_a_trial_measures_the_photos_photo_scale_shrinks(tmp_path):
+    """The photo of the house style (across the columns, max-height 75 mm scaled by photo_scale) as
+    copyfitting's model reads it: its height, its max-height, its share of the text width."""
+    from PIL import Image
+    from test_layout import layout_of, plan
+
+    from typeset.body.measure import trial
+
+    root = write_issue(tmp_path / "issue", plan('file: articles/a.md, pages: "3"'), {
+        "articles/a.md": article("有图", body=f"{PARAGRAPH}\n\n![图](../images/p.jpg)\n\n{PARAGRAPH}")})
+    (root / "images").mkdir()
+    Image.new("RGB", (1200, 1800), "gray").save(root / "images" / "p.jpg", dpi=(300, 300))  # portrait: held
+    body, _ = layout_of(root, jobs=1)
+    photos = trial(body.document, [0], 2).photos
+    assert len(photos) == 1
+    height, cap, share = photos[0]
+    assert height == cap == pytest.approx(75 * 96 / 25.4) and share == pytest.approx(1.0)  # across the columns
 
 
 def test_reference_issue_fits_its_plan(reference_build):

@@ -57,6 +57,9 @@ class Trial:
     fillers: dict[str, float] = field(default_factory=dict)  # filler slug -> its height on the last page
     continued: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # source slug -> (lines, chars) a page
     part: str = ""  # the SHA-256 of its PDF part, when one was written
+    # (height, its max-height, its share of the text area's width) of each photo a max-height
+    # holds (photo_scale shrinks that): what copyfitting's model takes photos for (CSS px)
+    photos: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def page_lines(self) -> int:
@@ -88,7 +91,8 @@ class Trial:
 
     def as_json(self) -> dict:
         return {"pages": self.pages, "placed": self.placed, "gaps": self.gaps, "pitch": self.pitch,
-                "height": self.height, "fillers": self.fillers, "continued": self.continued, "part": self.part}
+                "height": self.height, "fillers": self.fillers, "continued": self.continued, "part": self.part,
+                "photos": self.photos}
 
     @classmethod
     def from_json(cls, data: dict) -> Trial:
@@ -96,7 +100,8 @@ class Trial:
                    [float(gap) for gap in data["gaps"]], float(data["pitch"]), float(data["height"]),
                    {slug: float(height) for slug, height in data["fillers"].items()},
                    {slug: [(int(lines), int(chars)) for lines, chars in pages]
-                    for slug, pages in data["continued"].items()}, str(data["part"]))
+                    for slug, pages in data["continued"].items()}, str(data["part"]),
+                   [(float(height), float(cap), float(share)) for height, cap, share in data["photos"]])
 
 
 class LayoutCache:

@@ -66,7 +66,17 @@ def trial(document, indexes: list[int], columns: int) -> Trial:
             counts[number] = (len(lines), sum(len("".join(line_text(line).split())) for line in lines))
     return Trial(len(indexes), [placed_lines(page_box) for page_box in page_boxes],
                  column_gaps(page_boxes[-1], columns), _body_pitch(page_boxes), page_boxes[-1].height,
-                 block_heights(page_boxes[-1:], "data-filler"), continued)
+                 block_heights(page_boxes[-1:], "data-filler"), continued,
+                 photos=[photo for page_box in page_boxes for photo in _photos(page_box, page_box)])
+
+
+def _photos(box, page_box) -> list[tuple[float, float, float]]:
+    """(height, max-height, share of the text area's width) of each image on the page that a
+    max-height holds (CSS px)."""
+    if isinstance(box, boxes.ReplacedBox):
+        cap = box.max_height
+        return [(box.height, cap, box.width / page_box.width)] if isinstance(cap, (int, float)) and cap < 1e9 else []
+    return [photo for child in getattr(box, "children", ()) for photo in _photos(child, page_box)]
 
 
 def placed_lines(page_box) -> list[tuple[str | None, int]]:

@@ -10,6 +10,7 @@ are dropped (overset) and measured.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import multiprocessing.util
 from dataclasses import dataclass, field, replace
@@ -668,10 +669,25 @@ def _first_fitting(candidates: list, attempt, estimate):
 
 def _estimate(candidates: list, laid_out: Trial, current, available: int):
     """Lines a column the article, laid out as `laid_out` with the setting `current`, would set
-    beyond the foot of its `available` pages with each of `candidates` (settings), as
-    `relative_length` has it."""
-    length, capacity = _length(laid_out, available), available * laid_out.page_lines
-    return lambda index: length * relative_length(candidates[index]) / relative_length(current) - capacity
+    beyond the foot of its `available` pages with each of `candidates` (settings): its text as
+    `relative_length` has it, its photos as `_photo_lines`."""
+    text = _length(laid_out, available) - _photo_lines(laid_out, current, current)
+    capacity = available * laid_out.page_lines
+    return lambda index: text * relative_length(candidates[index]) / relative_length(current) \
+        + _photo_lines(laid_out, current, candidates[index]) - capacity
+
+
+def _photo_lines(laid_out: Trial, measured_with: Setting | None, setting: Setting | None) -> float:
+    """Body lines a column the photos of `laid_out` (laid out with `measured_with`) take with
+    `setting`: photo_scale scales a photo's max-height, so a photo shorter than its max-height
+    shrinks only once the scaled max-height is below it (one across the columns takes its height
+    from each; one in a column, from that one)."""
+    measured, wanted = (measured_with or Setting()).photo_scale, (setting or Setting()).photo_scale
+    total = 0.0
+    for height, cap, share in laid_out.photos:
+        natural = height if height < cap - 0.5 else math.inf  # held at its max-height: at least that
+        total += min(natural, cap / measured * wanted) * share
+    return total / laid_out.pitch
 
 
 def _continuation_estimate(candidates: list, source: tuple[Article, Trial, int], host: tuple[Article, Trial, int]):

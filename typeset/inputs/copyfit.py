@@ -190,8 +190,8 @@ def relative_length(setting: Setting | None) -> float:
     copyfitting's searches guess their first trial from (they confirm it by laying out: a rough
     guess costs a layout, and is taken only when it fits and ends within a line of the foot).
     Body lines grow with the leading (1.6 em), with the size twice (larger type, fewer
-    characters a line of 10 pt) and with the tracking; photos are taken for a tenth of an
-    article."""
+    characters a line of 10 pt) and with the tracking. Photos are the text's: the layout
+    measures them (`planning._photo_lines`)."""
     setting = setting or Setting()
     size = 1 + setting.size / 10
-    return (1 + setting.leading / 1.6) * size * size * (1 + setting.tracking) * (1 - 0.1 * (1 - setting.photo_scale))
+    return (1 + setting.leading / 1.6) * size * size * (1 + setting.tracking)

@@ -117,7 +117,7 @@ def install_extensions() -> None:
     stylesheets.install()
     _subset_fonts_in_parallel()
     _face_files_read_when_needed()
-    _report_pages()
+    _pages_shown_and_cut()
     _photos_named_by_content()
 
 
@@ -159,7 +159,7 @@ _pages_wanted: contextvars.ContextVar[tuple[str, int] | None] = contextvars.Cont
 
 
 @lru_cache(maxsize=1)
-def _report_pages() -> None:
+def _pages_shown_and_cut() -> None:
     """WeasyPrint lays out one page after another: the article on each is shown as the one being
     set, so a long layout shows where it is; and it stops after the pages a render asks for."""
     original = weasyprint.layout.make_all_pages

@@ -7,6 +7,7 @@ Works on WeasyPrint's boxes: line boxes for lines, the article body's box for th
 from __future__ import annotations
 
 import hashlib
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -75,7 +76,8 @@ def _photos(box, page_box) -> list[tuple[float, float, float]]:
     max-height holds (CSS px)."""
     if isinstance(box, boxes.ReplacedBox):
         cap = box.max_height
-        return [(box.height, cap, box.width / page_box.width)] if isinstance(cap, (int, float)) and cap < 1e9 else []
+        held = isinstance(cap, (int, float)) and math.isfinite(cap)
+        return [(box.height, cap, box.width / page_box.width)] if held else []
     return [photo for child in getattr(box, "children", ()) for photo in _photos(child, page_box)]
 
 

@@ -3,9 +3,10 @@
 WeasyPrint parses and validates every <style> element of every document it renders: for the
 house style (10 kB of CSS) that is 50–60 ms, a quarter of laying out a one-page article, and a
 build lays out articles alone some eighty times. The parse depends only on the text, its base
-URL, the media type, what the URL fetcher allows and the font configuration (which @font-face rules add to,
-once), so the result is kept and each later document gets a copy bound to its own lists:
-the selectors matched (read only while matching), the @page rules added to the document's.
+URL, the media type, what the URL fetcher allows and the font configuration (which @font-face
+rules add to, once), so the result is kept and each later document gets a copy bound to its
+own lists: the selectors matched (read only while matching), the @page rules added to the
+document's.
 
 A stylesheet is kept only when parsing it warned of nothing and touched nothing of the
 document but its @page rules (no @layer, @counter-style or @color-profile): a warning must be
@@ -49,7 +50,7 @@ def _parsed_once(parse):
             found = _kept.get(key)
             if found is not None:
                 _kept.move_to_end(key)
-        if found is not None and _fetching(found[0]) == _fetching(url_fetcher) and found[1] is font_config:
+        if found is not None and found[1] is font_config:  # the key has what the fetcher allows
             _fetcher, _config, parsed, added_rules = found
             page_rules.extend(added_rules)
             bound = copy.copy(parsed)

@@ -190,8 +190,9 @@ def relative_length(setting: Setting | None) -> float:
     copyfitting's searches guess their first trial from (they confirm it by laying out: a rough
     guess costs a layout, and is taken only when it fits and ends within a line of the foot).
     Body lines grow with the leading (1.6 em), with the size twice (larger type, fewer
-    characters a line of 10 pt) and with the tracking. Photos are the text's: the layout
-    measures them (`planning._photo_lines`)."""
+    characters a line of 10 pt) and with the tracking. Photos are left out: tightening takes them
+    as the layout measured them (`planning._photo_lines`); loosening, whose steps restore a
+    photo's size only for an article tightened before, takes those steps for no change."""
     setting = setting or Setting()
     size = 1 + setting.size / 10
     return (1 + setting.leading / 1.6) * size * size * (1 + setting.tracking)

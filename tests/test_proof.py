@@ -25,6 +25,8 @@ def test_proof_of_the_demo_issue(tmp_path):
     with pikepdf.open(out / "proof.pdf") as pdf:
         for page in pdf.pages:  # trim-size pages, no marks
             assert [float(v) for v in page.mediabox] == [float(v) for v in page.obj.TrimBox]
+            # the stamp and watermark placed under a name that is the same in every build
+            assert any(re.fullmatch(r"/Fx\d+", name) for name in page.obj.Resources.XObject.keys())
 
 
 def test_proof_of_one_article_on_its_planned_folios_as_spreads(tmp_path):
@@ -36,6 +38,7 @@ def test_proof_of_one_article_on_its_planned_folios_as_spreads(tmp_path):
     assert report["page_labels"] == ["9", "10", "11", "12"] and report["articles"][0]["actual"] == [9, 12]
     with pikepdf.open(out / "proof.pdf") as pdf:
         widths = [float(p.mediabox[2]) - float(p.mediabox[0]) for p in pdf.pages]
+        assert sorted(pdf.pages[1].obj.Resources.XObject.keys()) == ["/Fx0", "/Fx1"]  # 10 | 11
     assert len(widths) == 3 and widths[0] == widths[1] > 1000  # 9 alone on the right, 10|11, 12 alone
     texts = pdf_text_by_page(out / "proof.pdf")
     assert article in texts[1] and "县级税务局" in texts[0]

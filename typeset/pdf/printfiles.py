@@ -75,9 +75,10 @@ def cover_spreads(issue_pdf: bytes, covers: list[int], spine_mm: float, bleed_mm
         page.obj.MediaBox = [-reach, -reach, spread[2] + reach, spread[3] + reach]
         page.obj.TrimBox = spread
         page.obj.BleedBox = [-bleed, -bleed, spread[2] + bleed, spread[3] + bleed]
-        for placed, x in ((left, 0.0), (right, width + spine)):
+        for index, (placed, x) in enumerate(((left, 0.0), (right, width + spine))):
             form = out.copy_foreign(placed.as_form_xobject())
-            name = page.add_resource(form, pikepdf.Name.XObject)
+            # named the same in every build (pikepdf's own names are random)
+            name = page.add_resource(form, pikepdf.Name.XObject, name=pikepdf.Name(f"/Fx{index}"))
             # each half keeps its bleed on the outer edges only; the spine stays clean
             clip_x0 = -bleed if x == 0 else x
             clip_x1 = width if x == 0 else spread[2] + bleed

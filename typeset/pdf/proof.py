@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import os
 import time
 
@@ -52,7 +53,7 @@ def proof_pdf(pdf: bytes, page_notes: list[str], fonts: FontSet, colours: Colour
         for box in ("/CropBox", "/BleedBox"):
             if box in added.obj:
                 del added.obj[box]
-        added.add_overlay(out.copy_foreign(marks.pages[index].as_form_xobject()), pikepdf.Rectangle(*trim))
+        overlay(added, out.copy_foreign(marks.pages[index].as_form_xobject()), pikepdf.Rectangle(*trim))
     unique_subset_tags(out)
     if "/PageLabels" in source.Root:  # the labels (封一, 1, 2 …) carry over: the pages are the same
         out.Root.PageLabels = out.copy_foreign(source.make_indirect(source.Root.PageLabels))
@@ -73,5 +74,19 @@ def _spreads(pdf: pikepdf.Pdf, width: float, height: float) -> pikepdf.Pdf:
             if page is None:
                 continue
             form = out.copy_foreign(page.as_form_xobject())
-            spread.add_overlay(form, pikepdf.Rectangle(x, 0, x + width, height))
+            overlay(spread, form, pikepdf.Rectangle(x, 0, x + width, height))
     return out
+
+
+def overlay(page: pikepdf.Page, form: pikepdf.Object, rect: pikepdf.Rectangle) -> pikepdf.Name:
+    """`page.add_overlay(form, rect)`, the form named the same in every build (/Fx0, /Fx1 …, the
+    first free): pikepdf names it at random, and a file built twice under SOURCE_DATE_EPOCH differed."""
+    xobjects = page.obj.get("/Resources", pikepdf.Dictionary()).get("/XObject", pikepdf.Dictionary())
+    name = next(pikepdf.Name(f"/Fx{i}") for i in itertools.count() if f"/Fx{i}" not in xobjects)
+    page.add_resource(form, pikepdf.Name.XObject, name=name)
+    placement = page.calc_form_xobject_placement(form, name, rect)
+    page.contents_add(b"q\n", prepend=True)
+    page.contents_add(b"Q\n", prepend=False)
+    page.contents_add(placement, prepend=False)
+    page.contents_coalesce()
+    return name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -332,8 +333,15 @@ def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Di
     """The print files checked, every finding a warning of the build; and what it found of their
     pages by digest, for the next build (pages it finds unchanged are not checked again)."""
     checks, pages = {}, _PagesChecked()
-    for kind in ("interior", "cover"):
-        checked = preflight(outputs[kind], data=files[outputs[kind]], known_ink=known.ink, known_clean=known.clean)
+    kinds = ("interior", "cover")
+
+    def check(kind: str):
+        return preflight(outputs[kind], data=files[outputs[kind]], known_ink=known.ink, known_clean=known.clean)
+
+    # side by side: one file's pages are walked here while Ghostscript separates the other's
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        reports = list(pool.map(check, kinds))
+    for kind, checked in zip(kinds, reports):
         pages.ink.update(checked.ink)
         pages.clean |= checked.clean
         checks[kind] = checked.as_json()

@@ -147,6 +147,21 @@ def test_preflight_finds_notdef_glyphs(demo_build, tmp_path):
     assert [f["check"] for f in checked["findings"] if f["severity"] == "error"] == ["glyphs"]
 
 
+def test_the_notdef_check_reads_two_byte_codes_in_hex_and_literal_strings():
+    from typeset.pdf.preflight import _draws_notdef
+
+    def draws_notdef(content: bytes) -> bool:
+        pdf = pikepdf.new()
+        operands, operator = next((o, str(op)) for o, op in pikepdf.parse_content_stream(pikepdf.Stream(pdf, content))
+                                  if str(op) in ("Tj", "TJ", "'", '"'))
+        return _draws_notdef(operator, operands)
+
+    assert draws_notdef(b"[ <4e2d> -50 (\\000\\000) ] TJ")  # a literal string of code 0
+    assert draws_notdef(b"<4e2d0000> Tj") and draws_notdef(b"1 2 <0000> \"")
+    assert not draws_notdef(b"[ <01000001> -15.3 (ab) ] TJ")  # codes 0100 and 0001: a 0000 across them is none
+    assert not draws_notdef(b"(ab) '")
+
+
 def test_preflight_reads_again_only_the_content_of_pages_that_changed(demo_build, monkeypatch, tmp_path):
     """A page whose content (and fonts) a check before found nothing in is not read again; a page
     drawn differently is, and what is wrong with it is reported."""

@@ -11,9 +11,11 @@ PDF/X validator; this is ours.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -105,6 +107,7 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
 
     report = PreflightReport(str(pdf_path))
     pdf = open_file()
+    parsed = _parsed.set({})  # the ink bound and the content check read the same streams
     report.pages = len(pdf.pages)
     report.pdfx = "/OutputIntents" in pdf.Root
     report.standard = _standard(pdf)
@@ -118,6 +121,7 @@ def preflight(pdf_path: Path | str, data: bytes | None = None, binding: str | No
             _check_transparency(pdf, report)
             ink_check.finish(report)
     finally:
+        _parsed.reset(parsed)
         if ink_check is not None:
             ink_check.stop()
     if binding == "saddle" and report.pages % 4:
@@ -278,7 +282,7 @@ class _PaintedInks:
 
     def follow(self, container, resources, ctm: _Matrix, colour: ColourState, visited: set) -> bool:
         try:
-            instructions = pikepdf.parse_content_stream(container)
+            instructions = _instructions(container)
         except pikepdf.PdfError:
             return False
         extgstates = resources.get("/ExtGState", pikepdf.Dictionary())
@@ -536,12 +540,26 @@ class _Matrix(tuple):
         return a * x + c * y + e, b * x + d * y + f
 
 
+_parsed: contextvars.ContextVar[dict | None] = contextvars.ContextVar("parsed_content", default=None)
+
+
+def _instructions(container) -> list:
+    """The content stream of a page or form parsed, once per file checked (`preflight`)."""
+    parsed = _parsed.get()
+    obj = getattr(container, "obj", container)  # a page, or its dictionary, or a form
+    if parsed is None or not obj.is_indirect:
+        return pikepdf.parse_content_stream(container)
+    if obj.objgen not in parsed:
+        parsed[obj.objgen] = pikepdf.parse_content_stream(container)
+    return parsed[obj.objgen]
+
+
 def _walk(container, resources, ctm: _Matrix, number: int, report: PreflightReport, seen_fonts: set,
           visited: set) -> None:
     """Follow a content stream: fonts used, images placed, strokes drawn."""
     _check_fonts(resources, number, report, seen_fonts)
     try:
-        instructions = pikepdf.parse_content_stream(container)
+        instructions = _instructions(container)
     except pikepdf.PdfError as exc:
         report.findings.append(_finding("error", "content", number, _("unreadable content: {reason}", reason=exc)))
         return
@@ -607,9 +625,7 @@ class _ContentWalk:
             self.knockout_reported = True
         if not self.composite or self.notdef_reported:
             return
-        strings = [o for o in (operands[-1] if op == "TJ" else operands[-1:]) if isinstance(o, pikepdf.String)]
-        codes = b"".join(bytes(s) for s in strings)
-        if any(codes[i:i + 2] == b"\x00\x00" for i in range(0, len(codes) - 1, 2)):
+        if _draws_notdef(op, operands):
             self.report.findings.append(_finding("error", "glyphs", self.number, _(
                 "text drawn with the .notdef glyph (a character the font lacks)")))
             self.notdef_reported = True
@@ -625,6 +641,23 @@ class _ContentWalk:
             matrix = xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])
             _walk(xobject, xobject.get("/Resources", self.resources), self.ctm.then(matrix), self.number, self.report,
                   self.seen_fonts, self.visited | {xobject.objgen})
+
+
+_HEX_STRING = re.compile(rb"<([0-9a-fA-F]*)>")
+
+
+def _draws_notdef(op: str, operands) -> bool:
+    """Whether a text operator's two-byte codes (a composite font's) include 0, the .notdef glyph.
+    Read from qpdf's text of the operand, which writes every string holding a zero byte in hex: a
+    regular expression over it, not a loop in Python over each glyph (a third of the content check)."""
+    unparsed = (operands[-1] if op == "TJ" else pikepdf.Array(operands[-1:])).unparse()
+    for digits in _HEX_STRING.findall(unparsed):
+        at = digits.find(b"0000")
+        while at >= 0:
+            if at % 4 == 0:
+                return True
+            at = digits.find(b"0000", at + 1)
+    return False
 
 
 def _is_rgb(name, resources) -> bool:

@@ -210,16 +210,16 @@ class _InkCheck:
     in `known` is not separated again. Started at once (`_start_ink_check`), in the background;
     `finish` waits for it and records what it found."""
 
-    def __init__(self, digests: list[str], known: dict[str, int], separation: _Separation | None):
-        self.digests, self.known, self.separation = digests, known, separation
+    def __init__(self, digests: list[str], known: dict[str, int], separations: list[_Separation]):
+        self.digests, self.known, self.separations = digests, known, separations
 
     def finish(self, report: PreflightReport) -> None:
         peaks = dict(self.known)
-        if self.separation is not None:
-            separated = self.separation.peaks(report)
+        for separation in self.separations:
+            separated = separation.peaks(report)
             if separated is None:
                 return
-            peaks.update({self.digests[number - 1]: peak for number, peak in zip(self.separation.numbers, separated)})
+            peaks.update({self.digests[number - 1]: peak for number, peak in zip(separation.numbers, separated)})
         for number, page_digest in enumerate(self.digests, start=1):
             report.ink[page_digest] = peaks[page_digest]
             if peaks[page_digest] > MAX_INK:
@@ -227,21 +227,33 @@ class _InkCheck:
                     "total ink {peak} % somewhere on the page (over {limit} %)", peak=peaks[page_digest], limit=MAX_INK)))
 
     def stop(self) -> None:
-        if self.separation is not None:
-            self.separation.stop()
+        for separation in self.separations:
+            separation.stop()
 
 
 def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int], copy) -> _InkCheck:
     """The ink check of `pdf` started: the pages whose drawing is not in `known` and whose ink
     cannot be bounded from their colours alone (`flat_ink`) sent to Ghostscript, in `copy()` of
-    the file (opened only then)."""
+    the file (opened only then). Pages that place an image go first, before the others are
+    bounded: no colour bounds a photo's ink, and Ghostscript is the longest part of the check."""
     digests = [ink_digest(page) for page in pdf.pages]
     known = dict(known)
-    for page, page_digest in zip(pdf.pages, digests):
-        if page_digest not in known and (bound := flat_ink(page)) is not None:
+    photos = [number for number, (page, page_digest) in enumerate(zip(pdf.pages, digests), start=1)
+              if page_digest not in known and _places_image(page)]
+    separations = [_Separation(copy(), photos)] if photos else []
+    for number, (page, page_digest) in enumerate(zip(pdf.pages, digests), start=1):
+        if number not in photos and page_digest not in known and (bound := flat_ink(page)) is not None:
             known[page_digest] = bound
-    unknown = [number for number, page_digest in enumerate(digests, start=1) if page_digest not in known]
-    return _InkCheck(digests, known, _Separation(copy(), unknown) if unknown else None)
+    unknown = [number for number, page_digest in enumerate(digests, start=1)
+               if page_digest not in known and number not in photos]
+    if unknown:
+        separations.append(_Separation(copy(), unknown))
+    return _InkCheck(digests, known, separations)
+
+
+def _places_image(page) -> bool:
+    xobjects = page.obj.get("/Resources", pikepdf.Dictionary()).get("/XObject", pikepdf.Dictionary())
+    return any(xobject.get("/Subtype") == "/Image" for xobject in xobjects.values())
 
 
 def flat_ink(page) -> int | None:

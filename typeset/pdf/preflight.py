@@ -34,6 +34,7 @@ from .overprint import BOTH, COLOUR, FILLS, PURE_K, STROKES, TEXT, ColourState, 
 MIN_BLEED_MM = 3.0
 MAX_INK = 300  # % total area coverage
 INK_DPI = 36
+PAGES_PER_PROCESS = 4  # at least, for the ink check to start another Ghostscript
 ERROR_PPI, WARNING_PPI = 150, 300
 HAIRLINE_PT = 0.25
 
@@ -401,7 +402,9 @@ class _Separation:
         self.folder = tempfile.TemporaryDirectory()
         source = Path(self.folder.name) / "input.pdf"
         _without_font_programs(pdf, source)
-        processes_wanted = workers()
+        # a process's start-up (0.15 s of a core) costs as much as separating three pages: a few
+        # pages go to one process, more are shared out
+        processes_wanted = max(1, min(workers(), len(numbers) // PAGES_PER_PROCESS))
         self.shares = [numbers[i::processes_wanted] for i in range(min(processes_wanted, len(numbers)))]
         self.processes = [subprocess.Popen([self.gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-dUseBleedBox",
                                             "-sDEVICE=tiff32nc", f"-r{INK_DPI}", "-sPageList=" + ",".join(map(str, share)),

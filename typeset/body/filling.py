@@ -59,7 +59,7 @@ class Filling:
         by_slug = {a.slug: a for a in articles}
         eligible = [a for a in articles if a.slug not in skip and a.slug in self.available]
         needs: list[_Need] = []
-        for settled, need in run(self._settle_and_keep, eligible):
+        for settled, need in run(self.settle_and_keep, eligible):
             by_slug[settled.slug] = settled
             if need is not None:
                 needs.append(need)
@@ -68,7 +68,9 @@ class Filling:
         filled = [self._at_foot(by_slug[a.slug]) for a in articles]
         return filled, [a.slug for a, b in zip(articles, filled) if a != b]
 
-    def _settle_and_keep(self, article: Article) -> tuple[Article, _Need | None]:
+    def settle_and_keep(self, article: Article) -> tuple[Article, _Need | None]:
+        """The article loosened as near the foot as loosening takes it (the printed article told to
+        `keep` when it needs no fillers), and what it needs of fillers."""
         settled, need = self._settle(article)
         if need is None:
             settled = self._at_foot(settled)

@@ -143,10 +143,13 @@ def _fit_and_fill(planner: _Planner, manifest: Manifest, articles: list[Article]
     """Copyfitting, then (with `filling`) loosening and fillers: (the articles as they are to be
     printed, the plan, the slugs changed); `needed` updated."""
     plan = _plan(manifest, articles, needed)
+    # loosening the articles copyfitting leaves alone needs nothing of it: done beside it, it fills
+    # the processes copyfitting's longest searches would leave idle, and filling finds it in the cache
+    ahead = _filling(planner, articles, plan, ranges, fillers) if filling else None
     articles, fitted = _fit(articles, plan, needed, ranges,
                             lambda a, pages=None: planner.alone(a, plan.articles[a.slug][0], pages=pages),
                             first, partial(planner.in_parallel, stage="fit"),
-                            lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"))
+                            lambda a: planner.keep(a, plan.articles[a.slug][0], "fit"), ahead)
     plan = _plan(manifest, articles, needed)
     planner.held.clear()  # what copyfitting settled on has its part
     if filling:
@@ -179,24 +182,32 @@ def _fill(planner: _Planner, articles: list[Article], plan: _Plan, needed: dict[
           fillers: FillerPool | None, fitted: list[str]) -> tuple[list[Article], list[str]]:
     """Loosening and fillers for the articles that end short; `needed` updated to their pages.
     Articles cut for a continuation end at the foot already."""
+    cut = {a.slug for a in articles if a.slug in fitted and a.entry.continued_on is not None}
+    filling = _filling(planner, articles, plan, ranges, fillers)
+    if filling is None:
+        return articles, []
+    articles, filled = filling.fill(articles, cut, partial(planner.in_parallel, stage="fill"))
+    for article in articles:
+        if article.slug in filled:
+            needed[article.slug] = filling.laid_out_alone(article).pages
+    return articles, filled
+
+
+def _filling(planner: _Planner, articles: list[Article], plan: _Plan, ranges: Ranges,
+             fillers: FillerPool | None) -> Filling | None:
+    """The filling of the articles on `plan` (None: nothing to loosen them by, no fillers)."""
     pool = fillers if fillers is not None else FillerPool([], {}, set())
     if not ranges and not pool.all:
-        return articles, []
+        return None
 
     def alone(article: Article) -> Trial:
         return planner.alone(article, plan.articles[article.slug][0], stage="fill")
 
-    available = {a.slug: _available(a, plan) for a in articles if a.entry.pages}
-    cut = {a.slug for a in articles if a.slug in fitted and a.entry.continued_on is not None}
     def keep(article: Article) -> None:
         planner.keep(article, plan.articles[article.slug][0], "fill")
 
-    articles, filled = Filling(ranges, pool, available, alone, planner.filler_heights, keep).fill(
-        articles, cut, partial(planner.in_parallel, stage="fill"))
-    for article in articles:
-        if article.slug in filled:
-            needed[article.slug] = alone(article).pages
-    return articles, filled
+    available = {a.slug: _available(a, plan) for a in articles if a.entry.pages}
+    return Filling(ranges, pool, available, alone, planner.filler_heights, keep)
 
 
 HELD_PER_ARTICLE = 3
@@ -230,8 +241,10 @@ class _Planner:
         global _forked_work
         _forked_work = (self, work, items)
         count = min(self.jobs, len(rest))
-        # the longest first, so no process is left alone with a long one at the end
-        order = sorted(rest, key=lambda index: -sum(len(a.body_html) for a in _articles_of(items[index])))
+        # the longest first, so no process is left alone with a long one at the end; work done ahead
+        # of need (`_Ahead`) after the rest, to fill what the rest leaves idle
+        order = sorted(rest, key=lambda index: (isinstance(items[index], _Ahead),
+                                                -sum(len(a.body_html) for a in _articles_of(items[index]))))
         back: dict[int, tuple] = {}
         try:
             with current().step(stage, total=len(items)):
@@ -440,6 +453,14 @@ class _Planner:
                 for a in articles]
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    """Filling's work done while copyfitting runs (`_fit`): an article loosened (`base`, as
+    filling's needs name theirs), or with None the fillers of the pool measured."""
+
+    base: Article | None
+
+
 class _LayoutNeeded(BaseException):
     """Work tried on the cache alone (`_Planner._from_cache`) needs a layout; a BaseException, so
     no handler for errors in the work takes it for one."""
@@ -519,7 +540,7 @@ def _measure_continuations(laid_out: dict[str, Trial], fits: list[ArticleFit]) -
 
 
 def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: Ranges, laid_out_alone,
-         first: dict[str, Trial], run, keep) -> tuple[list[Article], list[str]]:
+         first: dict[str, Trial], run, keep, ahead: Filling | None = None) -> tuple[list[Article], list[str]]:
     """Continuations and copyfitting: the articles as they are to be laid out, and those changed.
 
     An article with `continued_on` whose text overran its pages is cut where its last planned
@@ -529,6 +550,9 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     until it fits. Sources and hosts that share an article are fitted one after the other, the
     rest each on its own (`run` maps the work over them, on the worker processes; `keep` is
     told of the settings chosen). `needed` is updated to the pages each article then takes.
+    `ahead` loosens the articles meanwhile, on the same processes: those none of this changes
+    (`_Ahead`), and those it changes, but cuts none, after it; and it measures the fillers (what
+    filling will lay out first, kept in the cache).
     """
     by_slug = {a.slug: a for a in articles}
     groups = _continuation_groups(articles, plan, needed)
@@ -561,8 +585,27 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         return fitted
 
     items = [*groups, *(a for a in articles if a.slug not in in_groups and overruns(a))]
+    fitting = {a.slug for a in _articles_of(items)}
+    loosening = [_Ahead(a) for a in articles if ahead is not None and a.slug in ahead.available
+                 and a.slug not in fitting]
+    if ahead is not None and ahead.pool.free:
+        loosening.append(_Ahead(None))  # the fillers measured
+
+    def work(item) -> dict[str, tuple[Article, int]]:
+        if isinstance(item, _Ahead):
+            if item.base is None:
+                ahead.measure_fillers(ahead.pool.free)
+            else:
+                ahead.settle_and_keep(item.base)
+            return {}
+        fitted = continue_group(item) if isinstance(item, list) else tighten(item)
+        for slug, (article, _pages) in fitted.items():  # a host, or an article tightened too far
+            if ahead is not None and slug in ahead.available and article.entry.continued_on is None:
+                ahead.settle_and_keep(article)
+        return fitted
+
     changed: list[str] = []
-    for fitted in run(lambda item: continue_group(item) if isinstance(item, list) else tighten(item), items):
+    for fitted in run(work, items + loosening):
         for slug, (article, pages) in fitted.items():
             by_slug[slug], needed[slug] = article, pages
             changed.append(slug)

@@ -135,6 +135,49 @@ def test_a_short_article_is_loosened_and_takes_fillers_unless_told_not_to(tmp_pa
     assert entry["fillers"] == [] and entry["fit"] == "underfill"  # six paragraphs cannot fill a page
 
 
+def test_loosening_and_the_fillers_measure_run_beside_copyfitting(tmp_path, monkeypatch):
+    """planning._fit: the short article is loosened, and the fillers measured, in the run of work
+    that tightens the long one; filling then lays out nothing to loosen it, only its fillers."""
+    from typeset.body import planning
+    from typeset.build import read_issue
+
+    manifest = MINIMAL_MANIFEST + '      - file: articles/b.md\n        pages: "2"\n'
+    root = write_issue(tmp_path / "issue", manifest, {
+        "articles/a.md": article("长", paragraphs=21), "articles/b.md": article("短", paragraphs=6),
+        "fillers/01-zheng.md": FILLER, "fillers/02-shihui.md": POEM})
+    runs: list[tuple[str, list]] = []  # each run of work: its stage, and what it laid out
+    in_parallel, lay_out_alone, filler_heights = (planning._Planner.in_parallel, planning._Planner._lay_out_alone,
+                                                  planning._Planner.filler_heights)
+
+    def run(self, work, items, stage="layout"):
+        runs.append((stage, []))
+        return in_parallel(self, work, items, stage)
+
+    def alone(self, article, start, key, stage, pages=None):
+        runs[-1][1].append((article.slug, bool(article.fit), bool(article.fillers)))
+        return lay_out_alone(self, article, start, key, stage, pages)
+
+    def measured(self, fillers):
+        runs[-1][1].append("fillers measured")
+        return filler_heights(self, fillers)
+
+    monkeypatch.setattr(planning._Planner, "in_parallel", run)
+    monkeypatch.setattr(planning._Planner, "_lay_out_alone", alone)
+    monkeypatch.setattr(planning._Planner, "filler_heights", measured)
+    diagnostics = Diagnostics()
+    read = read_issue(root, diagnostics)
+    body = planning.lay_out(read.manifest, read.articles, read.house, read.fonts, diagnostics,
+                            fillers=read.fillers, jobs=1)
+    assert [fit.article.fit is not None for fit in body.fits] == [True, True]  # tightened, loosened
+    assert body.fits[1].article.fillers
+    stages = [stage for stage, _ in runs]
+    assert stages.index("fit") < stages.index("fill")
+    fit_run = runs[stages.index("fit")][1]
+    assert ("a", True, False) in fit_run and ("b", True, False) in fit_run and "fillers measured" in fit_run
+    filled = [laid for stage, laid in runs if stage == "fill" for laid in laid]
+    assert filled and all(laid == "fillers measured" or laid[2] for laid in filled)  # with fillers only
+
+
 def _shortfalls(pdf_path: Path, report: dict) -> dict[str, tuple[int, float]]:
     """Per article: the page of its last text, and how many body lines short of the foot of the
     text area its shortest column ends, read from the glyphs."""

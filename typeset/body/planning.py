@@ -558,6 +558,14 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     groups = _continuation_groups(articles, plan, needed)
     in_groups = {article.slug for group in groups for pair in group for article in pair}
 
+    def loosened_after(article: Article) -> bool:
+        return ahead is not None and article.slug in ahead.available and article.entry.continued_on is None
+
+    fitting_keep = keep
+    # what `ahead` settles right after the search is kept there, as it will be printed (a host
+    # filling loosens would have one part written for nothing)
+    keep = lambda article: None if loosened_after(article) else fitting_keep(article)  # noqa: E731
+
     def overruns(article: Article) -> bool:
         return bool(article.entry.pages and ranges and needed[article.slug] > _available(article, plan))
 
@@ -599,8 +607,8 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
                 ahead.settle_and_keep(item.base)
             return {}
         fitted = continue_group(item) if isinstance(item, list) else tighten(item)
-        for slug, (article, _pages) in fitted.items():  # a host, or an article tightened too far
-            if ahead is not None and slug in ahead.available and article.entry.continued_on is None:
+        for article, _pages in fitted.values():  # a host, or an article tightened too far
+            if loosened_after(article):
                 ahead.settle_and_keep(article)
         return fitted
 

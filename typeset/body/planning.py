@@ -561,10 +561,11 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     def loosened_after(article: Article) -> bool:
         return ahead is not None and article.slug in ahead.available and article.entry.continued_on is None
 
-    fitting_keep = keep
-    # what `ahead` settles right after the search is kept there, as it will be printed (a host
-    # filling loosens would have one part written for nothing)
-    keep = lambda article: None if loosened_after(article) else fitting_keep(article)  # noqa: E731
+    def keep_fitted(article: Article) -> None:
+        # what `ahead` settles right after the search is kept there, as it will be printed (a host
+        # filling loosens would have one part written for nothing)
+        if not loosened_after(article):
+            keep(article)
 
     def overruns(article: Article) -> bool:
         return bool(article.entry.pages and ranges and needed[article.slug] > _available(article, plan))
@@ -581,11 +582,12 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         chosen = _first_fitting(candidates, attempt, _estimate(candidates, first[article.slug], article.fit, available))
         if chosen is None:
             return {article.slug: (article, needed[article.slug])}
-        keep(chosen[0])
+        keep_fitted(chosen[0])
         return {article.slug: chosen}
 
     def continue_group(group: list[tuple[Article, Article]]) -> dict[str, tuple[Article, int]]:
-        fitted = _fit_continuations(group, dict(by_slug), plan, dict(needed), ranges, laid_out_alone, first, keep)
+        fitted = _fit_continuations(group, dict(by_slug), plan, dict(needed), ranges, laid_out_alone, first,
+                                    keep_fitted)
         for source, host in group:  # a continuation that could not be set: each tightened alone
             for article in (source, host):
                 if article.slug not in fitted and overruns(article):

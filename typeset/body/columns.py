@@ -50,8 +50,9 @@ def disabled():
 
 @lru_cache(maxsize=1)
 def install() -> None:
+    global _original_next_line
     original_columns, original_block_box = block.columns_layout, block.block_box_layout
-    original_next_line = inline.get_next_linebox
+    _original_next_line = inline.get_next_linebox
 
     def columns_layout(*args, **kwargs):
         token = _memo.set({} if _enabled.get() else None)
@@ -61,31 +62,6 @@ def install() -> None:
         finally:
             _lines.reset(lines)
             _memo.reset(token)
-
-    def get_next_linebox(context, linebox, position_y, bottom_space, skip_stack, containing_block,
-                         absolute_boxes, fixed_boxes, first_letter_style, first_line_style):
-        memo = _lines.get()
-        if memo is None or context.excluded_shapes or not _text_only(memo, linebox):
-            return original_next_line(context, linebox, position_y, bottom_space, skip_stack, containing_block,
-                                      absolute_boxes, fixed_boxes, first_letter_style, first_line_style)
-        key = (id(linebox), repr(skip_stack), containing_block.width, linebox.text_indent,
-               id(first_letter_style), id(first_line_style))
-        x = containing_block.content_box_x()
-        if key not in memo:
-            line, resume_at = original_next_line(context, linebox, position_y, bottom_space, skip_stack,
-                                                 containing_block, absolute_boxes, fixed_boxes, first_letter_style,
-                                                 first_line_style)
-            if line is None:
-                return line, resume_at
-            memo[key] = (line.deepcopy(), copy.deepcopy(resume_at), x, position_y,
-                         (linebox.position_x - x, linebox.position_y - position_y, linebox.width, linebox.height))
-            return line, resume_at
-        kept, resume_at, kept_x, kept_y, (left, top, width, height) = memo[key]
-        # what WeasyPrint's get_next_linebox leaves on the paragraph's line box
-        linebox.position_x, linebox.position_y, linebox.width, linebox.height = x + left, position_y + top, width, height
-        line = kept.deepcopy()
-        line.translate(x - kept_x, position_y - kept_y)
-        return line, copy.deepcopy(resume_at)
 
     def block_box_layout(context, box, bottom_space, skip_stack, containing_block, page_is_empty,
                          absolute_boxes, fixed_boxes, adjoining_margins, first_letter_style, first_line_style,
@@ -114,7 +90,38 @@ def install() -> None:
         return result
 
     block.columns_layout, block.block_box_layout = columns_layout, block_box_layout
-    inline.get_next_linebox = get_next_linebox
+    inline.get_next_linebox = _get_next_linebox
+
+
+_original_next_line = None  # WeasyPrint's get_next_linebox, as install() found it
+
+
+def _get_next_linebox(context, linebox, position_y, bottom_space, skip_stack, containing_block,
+                      absolute_boxes, fixed_boxes, first_letter_style, first_line_style):
+    """WeasyPrint's next line of a paragraph, broken once per multi-column box (the module's
+    docstring): a copy of the line broken before, moved to where it is placed now."""
+    memo = _lines.get()
+    if memo is None or context.excluded_shapes or not _text_only(memo, linebox):
+        return _original_next_line(context, linebox, position_y, bottom_space, skip_stack, containing_block,
+                                   absolute_boxes, fixed_boxes, first_letter_style, first_line_style)
+    key = (id(linebox), repr(skip_stack), containing_block.width, linebox.text_indent,
+           id(first_letter_style), id(first_line_style))
+    x = containing_block.content_box_x()
+    if key not in memo:
+        line, resume_at = _original_next_line(context, linebox, position_y, bottom_space, skip_stack,
+                                              containing_block, absolute_boxes, fixed_boxes, first_letter_style,
+                                              first_line_style)
+        if line is None:
+            return line, resume_at
+        memo[key] = (line.deepcopy(), copy.deepcopy(resume_at), x, position_y,
+                     (linebox.position_x - x, linebox.position_y - position_y, linebox.width, linebox.height))
+        return line, resume_at
+    kept, resume_at, kept_x, kept_y, (left, top, width, height) = memo[key]
+    # what WeasyPrint's get_next_linebox leaves on the paragraph's line box
+    linebox.position_x, linebox.position_y, linebox.width, linebox.height = x + left, position_y + top, width, height
+    line = kept.deepcopy()
+    line.translate(x - kept_x, position_y - kept_y)
+    return line, copy.deepcopy(resume_at)
 
 
 def _text_only(memo: dict, linebox) -> bool:

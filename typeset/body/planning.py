@@ -453,6 +453,32 @@ class _Planner:
                 for a in articles]
 
 
+class _FillingBeside:
+    """Filling's work that needs nothing of copyfitting, done beside it (`_fit`) by `filling`
+    (None: nothing)."""
+
+    def __init__(self, filling: Filling | None):
+        self.filling = filling
+
+    def loosens(self, article: Article) -> bool:
+        """Whether filling loosens `article` (it is not cut for a continuation)."""
+        return self.filling is not None and article.slug in self.filling.available \
+            and article.entry.continued_on is None
+
+    def items(self, articles: list[Article], fitting: set[str]) -> list[_Ahead]:
+        """The articles copyfitting leaves alone, `fitting` the ones it sets; the fillers measured."""
+        if self.filling is None:
+            return []
+        items = [_Ahead(a) for a in articles if a.slug in self.filling.available and a.slug not in fitting]
+        return items + [_Ahead(None)] if self.filling.pool.free else items
+
+    def do(self, item: _Ahead) -> None:
+        if item.base is None:
+            self.filling.measure_fillers(self.filling.pool.free)
+        else:
+            self.filling.settle_and_keep(item.base)
+
+
 @dataclass(frozen=True)
 class _Ahead:
     """Filling's work done while copyfitting runs (`_fit`): an article loosened (`base`, as
@@ -557,33 +583,20 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
     by_slug = {a.slug: a for a in articles}
     groups = _continuation_groups(articles, plan, needed)
     in_groups = {article.slug for group in groups for pair in group for article in pair}
-
-    def loosened_after(article: Article) -> bool:
-        return ahead is not None and article.slug in ahead.available and article.entry.continued_on is None
+    beside = _FillingBeside(ahead)
 
     def keep_fitted(article: Article) -> None:
         # what `ahead` settles right after the search is kept there, as it will be printed (a host
         # filling loosens would have one part written for nothing)
-        if not loosened_after(article):
+        if not beside.loosens(article):
             keep(article)
 
     def overruns(article: Article) -> bool:
         return bool(article.entry.pages and ranges and needed[article.slug] > _available(article, plan))
 
     def tighten(article: Article) -> dict[str, tuple[Article, int]]:
-        candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
-        available = _available(article, plan)
-
-        def attempt(setting):
-            tried = replace(article, fit=setting)
-            laid_out = laid_out_alone(tried)
-            return laid_out.pages <= available, laid_out.beyond(available), (tried, laid_out.pages)
-
-        chosen = _first_fitting(candidates, attempt, _estimate(candidates, first[article.slug], article.fit, available))
-        if chosen is None:
-            return {article.slug: (article, needed[article.slug])}
-        keep_fitted(chosen[0])
-        return {article.slug: chosen}
+        return _tightened(article, _available(article, plan), needed[article.slug], ranges, laid_out_alone,
+                          first[article.slug], keep_fitted)
 
     def continue_group(group: list[tuple[Article, Article]]) -> dict[str, tuple[Article, int]]:
         fitted = _fit_continuations(group, dict(by_slug), plan, dict(needed), ranges, laid_out_alone, first,
@@ -595,31 +608,41 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         return fitted
 
     items = [*groups, *(a for a in articles if a.slug not in in_groups and overruns(a))]
-    fitting = {a.slug for a in _articles_of(items)}
-    loosening = [_Ahead(a) for a in articles if ahead is not None and a.slug in ahead.available
-                 and a.slug not in fitting]
-    if ahead is not None and ahead.pool.free:
-        loosening.append(_Ahead(None))  # the fillers measured
 
     def work(item) -> dict[str, tuple[Article, int]]:
         if isinstance(item, _Ahead):
-            if item.base is None:
-                ahead.measure_fillers(ahead.pool.free)
-            else:
-                ahead.settle_and_keep(item.base)
+            beside.do(item)
             return {}
         fitted = continue_group(item) if isinstance(item, list) else tighten(item)
         for article, _pages in fitted.values():  # a host, or an article tightened too far
-            if loosened_after(article):
+            if beside.loosens(article):
                 ahead.settle_and_keep(article)
         return fitted
 
     changed: list[str] = []
-    for fitted in run(work, items + loosening):
+    for fitted in run(work, items + beside.items(articles, {a.slug for a in _articles_of(items)})):
         for slug, (article, pages) in fitted.items():
             by_slug[slug], needed[slug] = article, pages
             changed.append(slug)
     return [by_slug[a.slug] for a in articles], changed
+
+
+def _tightened(article: Article, available: int, needed: int, ranges: Ranges, laid_out_alone, first: Trial,
+               keep) -> dict[str, tuple[Article, int]]:
+    """The article tightened until it fits its `available` pages (laid out as `first` as it
+    stands), with the pages it then takes; as it stands, taking `needed` pages, if nothing fits."""
+    candidates = tightening(narrow(ranges, article.fit_limits), bool(article.figures))
+
+    def attempt(setting):
+        tried = replace(article, fit=setting)
+        laid_out = laid_out_alone(tried)
+        return laid_out.pages <= available, laid_out.beyond(available), (tried, laid_out.pages)
+
+    chosen = _first_fitting(candidates, attempt, _estimate(candidates, first, article.fit, available))
+    if chosen is None:
+        return {article.slug: (article, needed)}
+    keep(chosen[0])
+    return {article.slug: chosen}
 
 
 def _available(article: Article, plan: _Plan) -> int:

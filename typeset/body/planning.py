@@ -473,6 +473,7 @@ class _FillingBeside:
         return items + [_Ahead(None)] if self.filling.pool.free else items
 
     def do(self, item: _Ahead) -> None:
+        """The article loosened (and kept when it needs no fillers), or the fillers measured."""
         if item.base is None:
             self.filling.measure_fillers(self.filling.pool.free)
         else:
@@ -616,7 +617,7 @@ def _fit(articles: list[Article], plan: _Plan, needed: dict[str, int], ranges: R
         fitted = continue_group(item) if isinstance(item, list) else tighten(item)
         for article, _pages in fitted.values():  # a host, or an article tightened too far
             if beside.loosens(article):
-                ahead.settle_and_keep(article)
+                beside.do(_Ahead(article))
         return fitted
 
     changed: list[str] = []

@@ -121,14 +121,7 @@ def _parent(pid: int) -> int:
 def tree_memory(roots: list[int]) -> int:
     """kB: the proportional set size of the processes `roots` and every process under them (one
     look at every process's parent for all of them)."""
-    parents = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    parents = {int(entry.name): _parent(int(entry.name)) for entry in os.scandir("/proc") if entry.name.isdigit()}
     tree, grew = set(roots), True
     while grew:
         grown = tree | {pid for pid, parent in parents.items() if parent in tree}

@@ -239,9 +239,9 @@ def _start_ink_check(pdf: pikepdf.Pdf, known: dict[str, int], copy) -> _InkCheck
     bounded: no colour bounds a photo's ink, and Ghostscript is the longest part of the check."""
     digests = [ink_digest(page) for page in pdf.pages]
     known = dict(known)
-    photos = [number for number, (page, page_digest) in enumerate(zip(pdf.pages, digests), start=1)
-              if page_digest not in known and _places_image(page)]
-    separations = [_Separation(copy(), photos)] if photos else []
+    photos = {number for number, (page, page_digest) in enumerate(zip(pdf.pages, digests), start=1)
+              if page_digest not in known and _places_image(page)}
+    separations = [_Separation(copy(), sorted(photos))] if photos else []
     for number, (page, page_digest) in enumerate(zip(pdf.pages, digests), start=1):
         if number not in photos and page_digest not in known and (bound := flat_ink(page)) is not None:
             known[page_digest] = bound

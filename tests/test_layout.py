@@ -1,8 +1,10 @@
 """Pagination on the page plan, checked on WeasyPrint's laid-out pages."""
 
+import hashlib
 import io
 from collections import Counter
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pikepdf
 import pytest
@@ -152,6 +154,42 @@ def _program(font) -> bytes:
 def _filter(font) -> str:
     descriptor = font.DescendantFonts[0].FontDescriptor
     return str(descriptor.get("/FontFile3", descriptor.get("/FontFile2")).get("/Filter"))
+
+
+def test_a_part_names_each_face_by_its_files_digest_found_without_hashing_the_face(planned_issue, monkeypatch):
+    """A part names each face by its file's SHA-256, the file the linker embeds. `lay_out` reads
+    the issue's font files before it forks: a face is then known by its size and ends, not hashed
+    again (some 20 ms) in every worker process for every face. A face not among them is hashed,
+    to the same name."""
+    from typeset.body import engine, planning
+
+    def faces_named(body) -> set[str]:
+        named = set()
+        for part, _count in body.parts:
+            with pikepdf.open(io.BytesIO(part)) as pdf:
+                for font in {f.objgen: f for page in pdf.pages for f in page.Resources.Font.values()}.values():
+                    program = _program(font)
+                    assert program[4:4 + len(engine.FACE_MARKER)] == engine.FACE_MARKER
+                    named.add(program[4 + len(engine.FACE_MARKER):].decode())
+        return named
+
+    hashed = []
+
+    def sha256(data=b""):
+        hashed.append(len(data))
+        return hashlib.sha256(data)
+
+    monkeypatch.setattr(engine, "hashlib", SimpleNamespace(sha256=sha256, md5=hashlib.md5))
+    engine._face_placeholders.clear()
+    known, _ = layout_of(planned_issue, jobs=1, parts=True)
+    assert hashed == [] and faces_named(known) and faces_named(known) <= set(known.faces)
+
+    monkeypatch.setattr(planning, "know_faces", lambda faces: None)
+    monkeypatch.setattr(engine, "_known_faces", {})
+    engine._face_placeholders.clear()
+    unknown, _ = layout_of(planned_issue, jobs=1, parts=True)
+    assert len(hashed) == len(faces_named(unknown)) and faces_named(unknown) == faces_named(known)
+    engine._face_placeholders.clear()
 
 
 def test_the_linker_reads_widths_from_runs_of_integers_and_reals_in_an_indirect_array():

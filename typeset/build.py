@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .body.engine import Engine, write_part
+from .body.engine import Engine, know_faces, write_part
 from .body.layoutcache import LayoutCache, font_files
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics, OutputError
@@ -195,12 +195,12 @@ def warm_up(issue_dir: Path) -> None:
     """Read `issue_dir` and lay out its shortest article, as a resident process does before it
     forks commands (`typeset.resident`): their layouts find the fonts loaded and the house
     stylesheet parsed (half a second in each process that would do it), the articles refined
-    and proofread (`cjk.refine`), the font files' digests known (`link.face_files`), and the
+    and proofread (`cjk.refine`), the font files' digests known (`link.face_files`, `know_faces`), and the
     part writer's first use done (its faces' placeholders made: 0.05–0.1 s of the part an edit
     waits for)."""
     diagnostics = Diagnostics()
     read = read_issue(issue_dir, diagnostics)
-    face_files(list(font_files(read.fonts)))
+    know_faces(face_files(list(font_files(read.fonts))))
     if read.articles:
         shortest = min(read.articles, key=lambda a: len(a.body_html))
         engine = Engine(read.manifest, read.articles, read.house, read.fonts, diagnostics)

@@ -29,8 +29,8 @@ import weasyprint.layout
 import weasyprint.pdf
 from weasyprint.images import RasterImage
 from weasyprint.pdf import fonts as pdf_fonts
-from weasyprint.text.ffi import ffi
-from weasyprint.text.fonts import FontConfiguration, get_hb_object_data
+from weasyprint.text.ffi import ffi, harfbuzz
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from ..diagnostics import Diagnostics
@@ -368,14 +368,34 @@ def _can_leave_out(font) -> bool:
 
 
 _face_placeholders: dict[int, bytes] = {}  # by HarfBuzz face: they live as long as their font configuration
+_known_faces: dict[tuple[int, bytes], str] = {}  # (size, its ends) -> digest, of the issue's font files
+_ENDS = 4096  # bytes at each end of a face's file that tell it from the other files of the issue
+
+
+def know_faces(faces: dict[str, Path]) -> None:
+    """The digests of the issue's font files (`link.face_files`: digest -> file), known before
+    the worker processes are forked: a face's placeholder is then found by its file's size and
+    ends, where hashing the whole face (some 20 ms) was repeated in every process for every face."""
+    for face, path in faces.items():
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(_ENDS)
+            file.seek(max(0, size - _ENDS))
+            _known_faces[size, head + file.read(_ENDS)] = face
 
 
 def _face_placeholder(font) -> bytes:
     """What a part holds for a face: its first four bytes (OTTO: CFF outlines) and its digest."""
     address = int(ffi.cast("uintptr_t", font.hb_face))
     if address not in _face_placeholders:
-        data = get_hb_object_data(font.hb_face)
-        _face_placeholders[address] = data[:4] + FACE_MARKER + hashlib.sha256(data).hexdigest().encode()
+        blob = ffi.gc(harfbuzz.hb_face_reference_blob(font.hb_face), harfbuzz.hb_blob_destroy)
+        with ffi.new("unsigned int *") as length:
+            data = ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0])
+        size = len(data)
+        face = _known_faces.get((size, data[:_ENDS] + data[max(0, size - _ENDS):]))
+        if face is None:  # not one of the issue's files: the linker will say so
+            face = hashlib.sha256(data).hexdigest()
+        _face_placeholders[address] = data[:4] + FACE_MARKER + face.encode()
     return _face_placeholders[address]
 
 

@@ -31,7 +31,7 @@ from ..processes import workers
 from ..progress import current, silence
 from ..store import Inputs, digest, note, take_notices
 from .continuation import split_article
-from .engine import Engine, font_folders, remove_font_folders, write_part
+from .engine import Engine, font_folders, know_faces, remove_font_folders, write_part
 from .filling import CLOSE_ENOUGH, TOLERANCE, Filling, at_loosest
 from .html import columns_of
 from .layoutcache import LayoutCache, Trial, font_files
@@ -104,6 +104,8 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
+    faces = face_files(list(font_files(fonts)))
+    know_faces(faces)  # before the worker processes are forked
     planner = _Planner(Engine(manifest, articles, house, fonts, diagnostics), cache,
                        remember=cache.folder is not None or fitting,  # else nothing is looked up again
                        jobs=jobs if jobs is not None else workers())
@@ -133,7 +135,7 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     if parts:
         return BodyLayout(None, plan.slots, fits, passes, anew,
                           parts=[(part, fit.pages_kept) for (_trial, part), fit in zip(printed, fits)],
-                          faces=face_files(list(font_files(fonts))), cache=cache)
+                          faces=faces, cache=cache)
     final = document.copy([document.pages[i] for a, fit in zip(articles, fits) for i in indexes[a.slug][:fit.pages_kept]])
     return BodyLayout(final, plan.slots, fits, passes, anew)
 

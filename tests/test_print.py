@@ -220,7 +220,7 @@ def test_preflight_separates_only_the_pages_it_has_not_measured(demo_build, monk
 def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_build, tmp_path):
     """flat_ink: at least what Ghostscript measures, on every page it bounds (all but the photo's);
     a stroke in registration colour outside the BleedBox (a crop mark) does not count, inside it
-    does (and, over 300 %, the page goes to Ghostscript); so does an image or an RGB colour."""
+    does (and, over 300 %, the page goes to Ghostscript); so does an image (inline too) or an RGB colour."""
     _, out = demo_build
     with pikepdf.open(out / "interior.pdf") as pdf:
         bounds = [preflight_module.flat_ink(page) for page in pdf.pages]
@@ -241,4 +241,10 @@ def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_
         assert preflight_module.flat_ink(page) is None  # 400 % inside it
         page = pdf.pages[1]
         page.contents_add(pikepdf.Stream(pdf, b"q 0 0 1 rg 20 20 10 10 re f Q"), prepend=False)
+        assert preflight_module.flat_ink(page) is None
+        # the operators that only place text are not read; an inline image is
+        page = pdf.pages[3]
+        assert not {"BT", "ET", "Tm"} & {str(op) for _, op in preflight_module._instructions(page)}
+        page.contents_add(pikepdf.Stream(pdf, b"q 10 0 0 10 30 30 cm BI /W 1 /H 1 /CS /G /BPC 8 ID \x80 EI Q"),
+                          prepend=False)
         assert preflight_module.flat_ink(page) is None

@@ -557,15 +557,21 @@ class _Matrix(tuple):
 
 _parsed: contextvars.ContextVar[dict | None] = contextvars.ContextVar("parsed_content", default=None)
 
+_OPERATORS = set("""b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h i ID j J K k
+    l m M MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm Tr Ts Tw Tz v w W W* y ' \"""".split())
+# every operator of ISO 32000 but those that only place text, which no check reads: a third of a
+# body page's instructions (a Tm before each run of text), not made into Python objects
+_READ = " ".join(sorted(_OPERATORS - {"BT", "ET", "Tm", "Td", "TD", "T*", "TL", "Tc", "Tw", "Tz", "Ts"}))
+
 
 def _instructions(container) -> list:
     """The content stream of a page or form parsed, once per file checked (`preflight`)."""
     parsed = _parsed.get()
     obj = getattr(container, "obj", container)  # a page, or its dictionary, or a form
     if parsed is None or not obj.is_indirect:
-        return pikepdf.parse_content_stream(container)
+        return pikepdf.parse_content_stream(container, _READ)
     if obj.objgen not in parsed:
-        parsed[obj.objgen] = pikepdf.parse_content_stream(container)
+        parsed[obj.objgen] = pikepdf.parse_content_stream(container, _READ)
     return parsed[obj.objgen]
 
 

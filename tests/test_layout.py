@@ -192,6 +192,21 @@ def test_a_part_names_each_face_by_its_files_digest_found_without_hashing_the_fa
     engine._face_placeholders.clear()
 
 
+def test_two_font_files_alike_in_size_and_ends_are_not_told_apart_by_them(tmp_path, monkeypatch):
+    """`know_faces` keys a file by its size and first and last 4 KB; two files alike in those
+    (never seen in real fonts, whose headers differ) name neither: their faces are hashed."""
+    from typeset.body import engine
+
+    monkeypatch.setattr(engine, "_known_faces", {})
+    ends = b"OTTO" + bytes(engine._ENDS * 2)
+    first, second, other = tmp_path / "a.otf", tmp_path / "b.otf", tmp_path / "c.otf"
+    first.write_bytes(ends[:engine._ENDS] + b"1" * 100 + ends[engine._ENDS:])
+    second.write_bytes(ends[:engine._ENDS] + b"2" * 100 + ends[engine._ENDS:])
+    other.write_bytes(b"OTTO" + b"3" * 5000)
+    engine.know_faces({"digest-a": first, "digest-b": second, "digest-c": other})
+    assert sorted(engine._known_faces.values(), key=str) == [None, "digest-c"]
+
+
 def test_the_linker_reads_widths_from_runs_of_integers_and_reals_in_an_indirect_array():
     from typeset.pdf.link import _widths
 

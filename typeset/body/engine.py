@@ -368,7 +368,7 @@ def _can_leave_out(font) -> bool:
 
 
 _face_placeholders: dict[int, bytes] = {}  # by HarfBuzz face: they live as long as their font configuration
-_known_faces: dict[tuple[int, bytes], str] = {}  # (size, its ends) -> digest, of the issue's font files
+_known_faces: dict[tuple[int, bytes], str | None] = {}  # (size, its ends) -> digest, of the issue's font files
 _ENDS = 4096  # bytes at each end of a face's file that tell it from the other files of the issue
 
 
@@ -381,7 +381,9 @@ def know_faces(faces: dict[str, Path]) -> None:
             size = os.fstat(file.fileno()).st_size
             head = file.read(_ENDS)
             file.seek(max(0, size - _ENDS))
-            _known_faces[size, head + file.read(_ENDS)] = face
+            key = (size, head + file.read(_ENDS))
+        # two files alike in size and ends (never seen) would name each other: such faces are hashed
+        _known_faces[key] = face if _known_faces.get(key, face) == face else None
 
 
 def _face_placeholder(font) -> bytes:
@@ -393,7 +395,7 @@ def _face_placeholder(font) -> bytes:
             data = ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0])
         size = len(data)
         face = _known_faces.get((size, data[:_ENDS] + data[max(0, size - _ENDS):]))
-        if face is None:  # not one of the issue's files: the linker will say so
+        if face is None:  # not one of the issue's files (the linker will say so), or one of two alike
             face = hashlib.sha256(data).hexdigest()
         _face_placeholders[address] = data[:4] + FACE_MARKER + face.encode()
     return _face_placeholders[address]

@@ -383,6 +383,47 @@ def test_work_the_cache_has_every_layout_for_is_done_without_forking(monkeypatch
     assert planner.in_parallel(work, ["new 1", "new 2", "known"]) == [results[1], results[3], (here, here)]
 
 
+def test_worker_processes_leave_what_they_inherit_out_of_their_garbage_collection():
+    """Workers are forked with every object of the planning process frozen (`gc.freeze`): their
+    collector never looks at those objects, nor writes into the memory pages they share. The
+    planning process collects them again afterwards, unless it had frozen objects of its own
+    before (a resident process's child). In a build the collector's older generations run
+    rarely, in the workers too, and as before once it ends."""
+    import gc
+    import os
+
+    from typeset.body import planning
+    from typeset.body.layoutcache import LayoutCache
+    from typeset.processes import BUILD_THRESHOLDS, few_collections, frozen_for_fork
+
+    class Engine:  # a filler's "heights": what the process that laid it out knows of its collector
+        def filler_html(self, fillers):
+            return "|".join(fillers)
+
+        def filler_heights(self, html):
+            return {"pid": float(os.getpid()), "frozen": float(gc.get_freeze_count()),
+                    "older runs after": float(gc.get_threshold()[1])}
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    planner = planning._Planner(Engine(), LayoutCache(None), remember=True, jobs=2)
+    with few_collections():
+        seen = planner.in_parallel(lambda name: planner.filler_heights([name]), ["a", "b"])
+        assert gc.get_threshold() == BUILD_THRESHOLDS
+    assert all(found["pid"] != os.getpid() for found in seen)
+    assert all(found["frozen"] > 10_000 and found["older runs after"] == BUILD_THRESHOLDS[1] for found in seen)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+    gc.freeze()  # as a resident process does before it forks a command's child
+    try:
+        inherited = gc.get_freeze_count()
+        with frozen_for_fork():
+            pass
+        assert gc.get_freeze_count() >= inherited
+    finally:
+        gc.unfreeze()
+
+
 def test_an_edited_article_is_laid_out_ahead_beside_its_first_layout(tmp_path):
     """After an edit, one process lays the article out as it is; another, which would wait, lays
     it out at the setting the last build printed it at, with its part (here the loosest setting,

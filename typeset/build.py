@@ -39,6 +39,7 @@ from .pdf.pages import page_images
 from .pdf.preflight import preflight, preflight_warning
 from .pdf.printfiles import PrintCondition, cover_spreads, print_file
 from .pdf.proof import build_time, proof_pdf
+from .processes import few_collections
 from .progress import current, session
 from .report import BuildReport, BuildResult, fit_status
 from .request import REPORT_JSON, Outcome, ProofOptions, Request
@@ -55,7 +56,7 @@ PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `type
 def run(request: Request, diagnostics: Diagnostics, inputs: str | None) -> Outcome:
     """Build (package, or proof) and write the outputs, the last build's not standing
     (`request.last_build`, which gives `inputs`, their digest); raises InputError, or OutputError."""
-    with session():
+    with session(), few_collections():
         return _run(request, diagnostics, inputs)
 
 

@@ -27,7 +27,7 @@ from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
 from ..pdf.link import face_files, link
-from ..processes import workers
+from ..processes import few_collections, frozen_for_fork, workers
 from ..progress import current, silence
 from ..store import Inputs, digest, note, take_notices
 from .continuation import split_article
@@ -76,6 +76,7 @@ class BodyLayout:
         return [(slot.folio, slot.kind) for slot in self.slots if slot.kind != "article"]
 
 
+@few_collections()  # also in the worker processes it forks
 def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: FontSet,
             diagnostics: Diagnostics, cache: LayoutCache | None = None, fitting: bool = True,
             fillers: FillerPool | None = None, jobs: int | None = None, parts: bool = False,
@@ -249,7 +250,7 @@ class _Planner:
                                                 -sum(len(a.body_html) for a in _articles_of(items[index]))))
         back: dict[int, tuple] = {}
         try:
-            with current().step(stage, total=len(items)):
+            with current().step(stage, total=len(items)), frozen_for_fork():
                 current().doing(_shown([items[i] for i in order[:count]]), done=len(done))
                 pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
                                                                 initargs=(font_folders(),))

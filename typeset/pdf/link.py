@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -228,7 +229,11 @@ def _subset(face: str, glyphs: list[int], faces: dict[str, Path]) -> bytes:
     path = faces.get(face)
     if path is None:
         raise LinkError(f"a part names face {face[:12]}, which is not among the issue's font files")
-    subset = _Face(path.read_bytes())
+    with path.open("rb") as file:
+        # mapped, not read: HarfBuzz reads the tables and glyphs it keeps of the 15-25 MB face (the
+        # six faces of the reference issue were 120 MB copied into memory at every link)
+        face_file = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    subset = _Face(face_file)
     subset.subset(dict.fromkeys(glyphs, ""), False)
     return subset.file_content
 
@@ -253,7 +258,7 @@ def _program(out: pikepdf.Pdf, kept: bytes) -> pikepdf.Stream:
 class _Face(pdf_fonts.Font):
     """A face as WeasyPrint's subsetting reads it: its HarfBuzz face, made here from the file."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes | mmap.mmap):
         self.file_content, self.index, self.missing, self.family = data, 0, {}, ""
         self._buffer = ffi.from_buffer(data)  # HarfBuzz reads the bytes in place: they must live as long
         blob = ffi.gc(harfbuzz.hb_blob_create(self._buffer, len(data), _READONLY, ffi.NULL, ffi.NULL),

@@ -143,7 +143,7 @@ def cached_file(folder: Path, name: str, make: Callable[[str], None]) -> Path:
         note_damaged(target)
     try:
         write_atomic(target, make)
-        write_atomic(_digest_file(target), _file_digest(target).encode())
+        write_atomic(_digest_file(target), file_digest(target).encode())
     except OSError as exc:
         if folder in _fallbacks.values():
             raise
@@ -168,7 +168,16 @@ def _digest_file(path: Path) -> Path:
     return path.with_name(f".{path.name}.sha256")
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 of the file's content (hex), read once per process for each state of the file
+    (its size and time of change): a font of 20 MB is verified as a cache entry, then named by its
+    digest in the PDF parts (`link.face_files`); `typeset serve` builds again and again."""
+    stat = path.stat()
+    return _digest_of(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _digest_of(path: Path, size: int, mtime_ns: int) -> str:
     hashed = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -179,16 +188,9 @@ def _file_digest(path: Path) -> str:
 def _verified(path: Path) -> bool:
     """The entry is there and whole: its content has the digest written with it."""
     try:
-        stat = path.stat()
-        return _verified_as(path, stat.st_size, stat.st_mtime_ns, _digest_file(path).read_text())
+        return file_digest(path) == _digest_file(path).read_text().strip()
     except (OSError, ValueError):
         return False
-
-
-@lru_cache(maxsize=256)
-def _verified_as(path: Path, size: int, mtime_ns: int, expected: str) -> bool:
-    """Checked once per process for each state of the file (`typeset serve` builds again and again)."""
-    return _file_digest(path) == expected.strip()
 
 
 def write_atomic(path: Path, data: bytes | Callable[[str], None]) -> None:

@@ -10,7 +10,6 @@ Fonts a part embeds itself (bitmap, variable or colour faces) are left as they a
 
 from __future__ import annotations
 
-import hashlib
 import io
 import mmap
 import re
@@ -26,6 +25,7 @@ from weasyprint.text.ffi import ffi, harfbuzz
 
 from ..body.engine import FACE_MARKER
 from ..processes import workers
+from ..store import file_digest
 from .overprint import overprint_states, share_states
 
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
@@ -83,18 +83,7 @@ def link(parts: list[tuple[bytes, int]], faces: dict[str, Path], subsets: Callab
 
 def face_files(files: list[Path]) -> dict[str, Path]:
     """Face digest -> file, for the issue's font files."""
-    return {_file_digest(path): path for path in files}
-
-
-_digests: dict[tuple[Path, int, int], str] = {}
-
-
-def _file_digest(path: Path) -> str:
-    stat = path.stat()
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    if key not in _digests:
-        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _digests[key]
+    return {file_digest(path): path for path in files}
 
 
 def _font_dicts(pdf: pikepdf.Pdf, pages):

@@ -11,7 +11,8 @@ process that imports everything itself, as the first command of the day). Each i
 a multiple of a bare WeasyPrint render of the same text (bare_render.py), timed in the same run.
 Peak memory is that of the command's process tree, with the resident process's for the commands
 handed to it (the resident process, the child running the build, its worker processes), at its
-largest, by proportional set size, so pages the processes share count once. The issue is copied to a
+largest, by proportional set size, so pages the processes share count once; it is sampled in one
+more run of every case after the timed ones, as sampling holds up the processes it reads. The issue is copied to a
 temporary folder, so ../shared stays untouched; the resident process is stopped at the end.
 """
 
@@ -45,33 +46,36 @@ def writable_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def run_once(issue: Path, out: Path, resident: bool = True) -> tuple[float, float, int]:
+def run_once(issue: Path, out: Path, resident: bool = True, sampled: bool = False) -> tuple[float, float, int]:
     return run_measured([sys.executable, "-m", "typeset", "build", str(issue), "-o", str(out), "-q"],
-                        None if resident else dict(os.environ, TYPESET_RESIDENT="0"), resident)
+                        None if resident else dict(os.environ, TYPESET_RESIDENT="0"), resident, sampled)
 
 
-def bare_once(issue: Path, out: Path) -> tuple[float, float, int]:
+def bare_once(issue: Path, out: Path, sampled: bool = False) -> tuple[float, float, int]:
     return run_measured([sys.executable, str(REPO / "benchmarks" / "bare_render.py"), "--issue", str(issue),
-                         "-o", str(out)])
+                         "-o", str(out)], sampled=sampled)
 
 
-def run_measured(command: list[str], env: dict | None = None, resident: bool = False) -> tuple[float, float, int]:
+def run_measured(command: list[str], env: dict | None = None, resident: bool = False,
+                 sampled: bool = False) -> tuple[float, float, int]:
     """(seconds, peak MB of the process tree, and of the resident process's when it runs the
-    command, exit code) of `command`."""
+    command, exit code) of `command`; its memory is sampled only when `sampled` (0 MB otherwise)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    if not sampled:
+        process.wait()
+        return time.perf_counter() - started, 0.0, process.returncode
     # the resident process the command hands its work to is there before it (the untimed first
     # build leaves it): looked up once, not at every sample (reading every process's command line
     # took 35 ms of a core a sample, some 0.4 s of a cold build's, and the bare render has none)
     residents = resident_processes() if resident else []
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     peak = 0
     while True:
         if resident and not residents:
             residents = resident_processes()  # the first build starts it
         peak = max(peak, tree_memory([process.pid, *residents]))
-        # a sample reads the memory map of every process in the tree, some 30 ms of a core: taken
-        # every 50 ms it slowed a cold build by a sixth on two cores, and the build more than the
-        # bare render (one process); every half second it takes a few per cent
+        # a sample reads the memory map of every process in the tree, some 30 ms of a core, and
+        # holds up the processes it reads meanwhile: hence runs of their own (`main`)
         if _ended(process, within=SAMPLE_EVERY):
             break
     return time.perf_counter() - started, peak / 1024, process.returncode
@@ -137,11 +141,11 @@ def tree_memory(roots: list[int]) -> int:
 
 
 def summary(name: str, samples: list[tuple[float, float, int]], pages: int, bare: float) -> str:
-    times = [s[0] for s in samples]
-    peaks = [s[1] for s in samples]
+    """The timed runs' wall times, and the peak memory of the last run (the one sampled)."""
+    times = [s[0] for s in samples[:-1]]
     median = statistics.median(times)
     return (f"{name:24} median {median:6.2f} s  {median / bare:5.2f}x bare  (min {min(times):6.2f}, "
-            f"max {max(times):6.2f})  peak memory {statistics.median(peaks):5.0f} MB  "
+            f"max {max(times):6.2f})  peak memory {samples[-1][1]:5.0f} MB  "
             f"{median / pages * 1000:5.0f} ms/page")
 
 
@@ -161,20 +165,26 @@ def main() -> None:
             cases: dict[str, list] = {name: [] for name in CASES}
             article = issue / "articles" / EDITED
             original = article.read_text(encoding="utf-8")
-            for run in range(args.runs):
-                cases["bare WeasyPrint render"].append(bare_once(issue, Path(temp) / f"bare{run}.pdf"))
+            # the timed runs, then one more whose memory is sampled (its times are not taken): sampling
+            # slowed the cold build handed to the resident process by a tenth, 4.6-4.9 s against
+            # 5.3-5.7 s, and the builds after it too, where the bare render (one process, the
+            # sampler on the other core) hardly noticed
+            for run in range(args.runs + 1):
+                sampled = run == args.runs
+                cases["bare WeasyPrint render"].append(bare_once(issue, Path(temp) / f"bare{run}.pdf", sampled))
                 for resident in (False, True):
                     out = Path(temp) / f"out{run}-{resident}"
-                    cases[f"cold build{'' if resident else ', alone'}"].append(run_once(issue, out, resident))
+                    cases[f"cold build{'' if resident else ', alone'}"].append(run_once(issue, out, resident, sampled))
                     if resident:
-                        cases["unchanged rebuild"].append(run_once(issue, out))
+                        cases["unchanged rebuild"].append(run_once(issue, out, sampled=sampled))
                     article.write_text(original.replace("开展调研", f"开展调研（第{run + 1}次）", 1), encoding="utf-8")
-                    cases[f"one-article edit{'' if resident else ', alone'}"].append(run_once(issue, out, resident))
+                    cases[f"one-article edit{'' if resident else ', alone'}"].append(
+                        run_once(issue, out, resident, sampled))
                     article.write_text(original, encoding="utf-8")
         finally:
             for pid in resident_processes():
                 os.kill(pid, signal.SIGTERM)
-    bare_time = statistics.median(s[0] for s in cases["bare WeasyPrint render"])
+    bare_time = statistics.median(s[0] for s in cases["bare WeasyPrint render"][:-1])
     print(f"issue: {args.issue} ({pages} pages), {args.runs} runs of each; 'alone': without the resident process")
     for name, samples in cases.items():
         print(summary(name, samples, pages, bare_time))

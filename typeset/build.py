@@ -50,6 +50,7 @@ INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
 COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
 PROOF_PDF = "proof.pdf"
 PROOF_PNG_DPI = 80
+WRITERS = 4  # threads writing the outputs: the writes and syncs let go of the interpreter
 PREVIOUS_PROOF_PDF = "proof-previous.pdf"  # the proof a new one replaced: `typeset diff ISSUE_DIR` compares them
 
 
@@ -80,8 +81,9 @@ def write_outputs(result: BuildResult, diagnostics: Diagnostics) -> None:
     """Every output, the report last, so a report always describes files that exist; then the
     cache entries this build no longer uses are removed."""
     try:
-        for rel, data in result.files.items():
-            write_atomic(result.out_dir / rel, data)
+        # a few at a time: each is written and synced to disk (a cold build writes some 120 files)
+        with ThreadPoolExecutor(WRITERS) as pool:
+            list(pool.map(lambda item: write_atomic(result.out_dir / item[0], item[1]), result.files.items()))
         write_atomic(result.out_dir / REPORT_JSON, result.report.encode())
     except OSError as exc:
         diagnostics.error(_("cannot write to {folder}: {reason}", folder=result.out_dir, reason=exc.strerror or exc),

@@ -248,3 +248,24 @@ def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_
         page.contents_add(pikepdf.Stream(pdf, b"q 10 0 0 10 30 30 cm BI /W 1 /H 1 /CS /G /BPC 8 ID \x80 EI Q"),
                           prepend=False)
         assert preflight_module.flat_ink(page) is None
+
+
+def test_the_print_files_are_checked_with_the_processes_the_build_may_use(monkeypatch):
+    """A build checks its two print files side by side, in threads of their own: `-j N` reaches
+    them, so the Ghostscript separations of a `-j 1` build start one process at a time."""
+    from typeset import build
+    from typeset.diagnostics import Diagnostics
+    from typeset.pdf.preflight import PreflightReport
+    from typeset.processes import use_workers, workers
+
+    seen = {}
+
+    def check(name, data=None, known_ink=None, known_clean=frozenset()):
+        seen[name] = workers()
+        return PreflightReport(name)
+
+    monkeypatch.setattr(build, "preflight", check)
+    outputs = {"interior": "interior.pdf", "cover": "cover.pdf"}
+    with use_workers(1):
+        build._preflight({"interior.pdf": b"", "cover.pdf": b""}, outputs, Diagnostics(), build._PagesChecked())
+    assert seen == {"interior.pdf": 1, "cover.pdf": 1}

@@ -8,6 +8,7 @@ build still stands (request.py, before this module is imported) and prints the o
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -341,9 +342,11 @@ def _preflight(files: dict[str, bytes], outputs: dict[str, str], diagnostics: Di
     def check(kind: str):
         return preflight(outputs[kind], data=files[outputs[kind]], known_ink=known.ink, known_clean=known.clean)
 
-    # side by side: one file's pages are walked here while Ghostscript separates the other's
+    # side by side: one file's pages are walked here while Ghostscript separates the other's; each
+    # in this thread's context, where `-j N` is (`processes.use_workers`: Ghostscript's processes)
     with ThreadPoolExecutor(len(kinds)) as pool:
-        reports = list(pool.map(check, kinds))
+        reports = [future.result() for future in [pool.submit(contextvars.copy_context().run, check, kind)
+                                                  for kind in kinds]]
     for kind, checked in zip(kinds, reports):
         pages.ink.update(checked.ink)
         pages.clean |= checked.clean

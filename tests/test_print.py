@@ -250,22 +250,29 @@ def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_
         assert preflight_module.flat_ink(page) is None
 
 
-def test_the_print_files_are_checked_with_the_processes_the_build_may_use(monkeypatch):
-    """A build checks its two print files side by side, in threads of their own: `-j N` reaches
-    them, so the Ghostscript separations of a `-j 1` build start one process at a time."""
+def test_the_cover_file_is_made_and_checked_beside_with_the_processes_the_build_may_use(monkeypatch):
+    """The cover's file for the printer is made and checked in a thread of its own while the body
+    is linked: `-j N` reaches it, so the Ghostscript separations of a `-j 1` build start one
+    process at a time (a thread starts with an empty context: it saw one per core before)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
     from typeset import build
-    from typeset.diagnostics import Diagnostics
     from typeset.pdf.preflight import PreflightReport
     from typeset.processes import use_workers, workers
 
-    seen = {}
+    seen = []
 
     def check(name, data=None, known_ink=None, known_clean=frozenset()):
-        seen[name] = workers()
+        seen.append((name, data, workers()))
         return PreflightReport(name)
 
     monkeypatch.setattr(build, "preflight", check)
-    outputs = {"interior": "interior.pdf", "cover": "cover.pdf"}
-    with use_workers(1):
-        build._preflight({"interior.pdf": b"", "cover.pdf": b""}, outputs, Diagnostics(), build._PagesChecked())
-    assert seen == {"interior.pdf": 1, "cover.pdf": 1}
+    monkeypatch.setattr(build, "subset_tagged", lambda pdf: pdf + b" tagged")
+    monkeypatch.setattr(build, "print_file", lambda pdf, pages, title, condition: pdf + f" {pages} {title}".encode())
+    manifest = SimpleNamespace(page=SimpleNamespace(binding="saddle"), magazine=SimpleNamespace(name="机关党建"),
+                               issue=SimpleNamespace(label="2024年第5期"))
+    with use_workers(1), ThreadPoolExecutor(1) as pool:
+        cover, report = build._cover_beside(pool, manifest, b"covers", 48, None, build._PagesChecked()).result()
+    assert cover == "covers tagged [0, 1, 2, 3] 机关党建 2024年第5期 封面".encode()
+    assert seen == [("cover.pdf", cover, 1)] and report.file == "cover.pdf"

@@ -88,6 +88,15 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
     return Assembled(buffer.getvalue(), labels, body_offset)
 
 
+def subset_tagged(pdf: bytes) -> bytes:
+    """A PDF (the cover pages) with `unique_subset_tags`, as its pages are in the assembled issue."""
+    tagged = pikepdf.open(io.BytesIO(pdf))
+    unique_subset_tags(tagged)
+    buffer = io.BytesIO()
+    tagged.save(buffer, compress_streams=True)
+    return buffer.getvalue()
+
+
 def unique_subset_tags(pdf: pikepdf.Pdf) -> None:
     """Give every embedded subset a tag of its own, derived from its glyphs.
 

@@ -1,9 +1,9 @@
 """Showing the work while it happens: the stage a run is in, the article being set, the time.
 
 The stages report to the current `Progress` (`current()`); the command line installs one that
-draws a live line on a terminal (redrawn every 0.2 s, wiped when the run ends, never on a pipe
-or with -q) and, with -v, prints each stage's time as it ends. Every run records the seconds of
-each stage, which report.json carries as `timings`.
+draws a live line on a terminal (as each stage starts and every 0.2 s, wiped when the run ends,
+never on a pipe or with -q) and, with -v, prints each stage's time as it ends. Every run records
+the seconds of each stage, which report.json carries as `timings`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class Progress:
         with self._lock:
             previous = (self.stage, self.detail, self.count)
             self.stage, self.detail, self.count = stage, "", (0, total)
+        if self.live:  # shown as it starts, however short it is, then every 0.2 s
+            self._write("\r\x1b[K" + self.line()[:100])
         began = time.monotonic()
         try:
             yield self

@@ -564,8 +564,9 @@ _parsed: contextvars.ContextVar[dict | None] = contextvars.ContextVar("parsed_co
 _OPERATORS = set("""b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h i ID j J K k
     l m M MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm Tr Ts Tw Tz v w W W* y ' \"""".split())
 # every operator of ISO 32000 but those that only place text, which no check reads: a third of a
-# body page's instructions (a Tm before each run of text), not made into Python objects
-_READ = " ".join(sorted(_OPERATORS - {"BT", "ET", "Tm", "Td", "TD", "T*", "TL", "Tc", "Tw", "Tz", "Ts"}))
+# body page's instructions (a Tm before each run of text), not made into Python objects (Tf
+# stays: the content check follows the font in use)
+_READ = " ".join(sorted(_OPERATORS - (_TEXT_STATE - {"Tf"})))
 
 
 def _instructions(container) -> list:

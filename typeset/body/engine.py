@@ -41,7 +41,7 @@ from ..inputs.house import House
 from ..inputs.housestyle import load_house_style
 from ..inputs.manifest import Manifest
 from ..progress import current
-from ..pdf.overprint import overprint_part
+from ..pdf.overprint import overprint_painted
 from ..store import Inputs, digest, ensure, user_cache
 from . import columns, heads, justify, pushin, stylesheets
 from .html import ArticleBlock, render_html
@@ -119,6 +119,7 @@ def install_extensions() -> None:
     _face_files_read_when_needed()
     _pages_shown_and_cut()
     _photos_named_by_content()
+    _parts_overprint_as_painted()
 
 
 def pages_by_name(document) -> dict[str, list[int]]:
@@ -343,10 +344,22 @@ def write_part(document: weasyprint.Document, indexes: list[int]) -> bytes:
     global _writing_part
     _writing_part = True
     try:
-        written = document.copy([document.pages[i] for i in indexes]).write_pdf()
+        return document.copy([document.pages[i] for i in indexes]).write_pdf()
     finally:
         _writing_part = False
-    return overprint_part(written)
+
+
+@lru_cache(maxsize=1)
+def _parts_overprint_as_painted() -> None:
+    """The pages of a part made to overprint pure black as they are painted (`write_part`)."""
+    original = weasyprint.document.Page.paint
+
+    def paint(page, stream, scale=1):
+        original(page, stream, scale)
+        if _writing_part:
+            overprint_painted(stream)
+
+    weasyprint.document.Page.paint = paint
 
 
 def _leave_faces_out(jobs: list) -> dict[int, tuple]:

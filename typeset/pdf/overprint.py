@@ -6,16 +6,17 @@ The print files' content streams are rewritten: the fill and stroke colours are 
 the graphics state (q/Q), and before each painting operator (text shown, paths filled or
 stroked) an ExtGState sets overprint (/op for fills, /OP for strokes, /OPM 1) exactly when the
 colour in use is pure K. Nothing is drawn differently on screen; only separations change.
-The body's pages are rewritten once, in their part (`overprint_part`): the layout cache keeps
-them so, and a build rewrites only the pages of the covers and contents.
+The body's pages are rewritten once, as WeasyPrint paints them for their part
+(`overprint_painted`): the layout cache keeps them so, and a build rewrites only the pages of
+the covers and contents (`overprint_black`, on the file).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, replace
 
 import pikepdf
+import pydyf
 
 TEXT = {"Tj", "TJ", "'", '"'}
 FILLS = {"f", "F", "f*"}
@@ -45,15 +46,83 @@ def overprint_states(pdf: pikepdf.Pdf) -> dict:
         Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
 
 
-def overprint_part(data: bytes) -> bytes:
-    """A part of the body (`body.engine.write_part`) with pure black overprinting on its pages."""
-    pdf = pikepdf.open(io.BytesIO(data))
-    states = overprint_states(pdf)
-    for page in pdf.pages:
-        overprint_black(pdf, page, states)
-    buffer = io.BytesIO()
-    pdf.save(buffer, compress_streams=True, deterministic_id=True)
-    return buffer.getvalue()
+def overprint_painted(stream) -> None:
+    """A page WeasyPrint has just painted for a part of the body (`body.engine.write_part`)
+    made to overprint pure black, and the forms it draws: what `overprint_black` does to the
+    page in the file, done to the content before it is written. WeasyPrint writes one operator
+    an item, last (`pydyf.Stream.stream`), so no content stream is parsed, written again and
+    compressed twice (a fifth of writing a part)."""
+    pending = [stream]
+    while pending:
+        holder = pending.pop()
+        resources = holder._resources
+        extgstates = resources["ExtGState"]
+        names = {}
+        for fill, stroke in _STATES:
+            name = _state_name(fill, stroke)
+            extgstates[name[1:]] = pydyf.Dictionary({"Type": "/ExtGState", "op": _PDF_BOOL[fill],
+                                                     "OP": _PDF_BOOL[stroke], "OPM": 1})
+            names[(fill, stroke)] = b"%s gs" % name.encode()
+        holder.stream = _items_with_overprint(holder.stream, names, _PainterStates(extgstates))
+        for xobject in resources["XObject"].values():
+            # the pages of a document share their resources: a form is rewritten with the page that drew it
+            if isinstance(xobject, pydyf.Stream) and xobject.extra.get("Subtype") == "/Form" \
+                    and not getattr(xobject, "typeset_overprinted", False):
+                xobject.typeset_overprinted = True
+                pending.append(xobject)
+
+
+_STATES = [(fill, stroke) for fill in (False, True) for stroke in (False, True)]
+_PDF_BOOL = {False: "false", True: "true"}
+
+
+class _PainterStates:
+    """A painter's ExtGState resources (pydyf, names without their slash) as `after` reads
+    the file's: by name, each a mapping of /Key -> value."""
+
+    def __init__(self, extgstates):
+        self.extgstates = extgstates
+
+    def get(self, name, default=None):
+        state = self.extgstates.get(str(name).lstrip("/"))
+        if not isinstance(state, dict):
+            return default
+        return {f"/{key}": _painted_value(value) for key, value in state.items()}
+
+
+def _painted_value(value):
+    return value == "true" if value in ("true", "false") else value
+
+
+def _items_with_overprint(items: list, names: dict, extgstates) -> list:
+    """`_with_overprint` over a content stream's items as WeasyPrint paints them."""
+    out = []
+    state, stack = ColourState(), []
+    for item in items:
+        if isinstance(item, str):
+            item = item.encode()
+        if not isinstance(item, bytes):
+            out.append(item)  # a marked-content property list: an operand of the next item's operator
+            continue
+        head, _, op_bytes = item.rpartition(b" ")
+        op = op_bytes.decode("latin-1")
+        if op == "q":
+            stack.append(state)
+        elif op == "Q" and stack:
+            state = stack.pop()
+        elif op in PAINTING:
+            wanted = (state.black(False), state.black(True))
+            if op in TEXT or op in FILLS:
+                wanted = (wanted[0], state.overprint[1])
+            elif op in STROKES:
+                wanted = (state.overprint[0], wanted[1])
+            if wanted != state.overprint:
+                out.append(names[wanted])
+                state = replace(state, overprint=wanted)
+        elif op in COLOUR:
+            state = after(state, op, [token.decode("latin-1") for token in head.split()], extgstates)
+        out.append(item)
+    return out
 
 
 def overprinted(page) -> bool:

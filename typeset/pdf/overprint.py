@@ -63,7 +63,8 @@ def overprint_painted(stream) -> None:
             extgstates[name[1:]] = pydyf.Dictionary({"Type": "/ExtGState", "op": _PDF_BOOL[fill],
                                                      "OP": _PDF_BOOL[stroke], "OPM": 1})
             names[(fill, stroke)] = b"%s gs" % name.encode()
-        holder.stream = _items_with_overprint(holder.stream, names, _PainterStates(extgstates))
+        holder.stream = _with_overprint(holder.stream, _painted_operator, _painted_operands, names.get,
+                                        _PainterStates(extgstates))
         for xobject in resources["XObject"].values():
             # the pages of a document share their resources: a form is rewritten with the page that drew it
             if isinstance(xobject, pydyf.Stream) and xobject.extra.get("Subtype") == "/Form" \
@@ -94,35 +95,16 @@ def _painted_value(value):
     return value == "true" if value in ("true", "false") else value
 
 
-def _items_with_overprint(items: list, names: dict, extgstates) -> list:
-    """`_with_overprint` over a content stream's items as WeasyPrint paints them."""
-    out = []
-    state, stack = ColourState(), []
-    for item in items:
-        if isinstance(item, str):
-            item = item.encode()
-        if not isinstance(item, bytes):
-            out.append(item)  # a marked-content property list: an operand of the next item's operator
-            continue
-        head, _, op_bytes = item.rpartition(b" ")
-        op = op_bytes.decode("latin-1")
-        if op == "q":
-            stack.append(state)
-        elif op == "Q" and stack:
-            state = stack.pop()
-        elif op in PAINTING:
-            wanted = (state.black(False), state.black(True))
-            if op in TEXT or op in FILLS:
-                wanted = (wanted[0], state.overprint[1])
-            elif op in STROKES:
-                wanted = (state.overprint[0], wanted[1])
-            if wanted != state.overprint:
-                out.append(names[wanted])
-                state = replace(state, overprint=wanted)
-        elif op in COLOUR:
-            state = after(state, op, [token.decode("latin-1") for token in head.split()], extgstates)
-        out.append(item)
-    return out
+def _painted_operator(item) -> str | None:
+    """The operator of an item WeasyPrint paints (None: a property list, an operand of the next)."""
+    if isinstance(item, bytes):
+        return item.rpartition(b" ")[2].decode("latin-1")
+    return item.rpartition(" ")[2] if isinstance(item, str) else None
+
+
+def _painted_operands(item) -> list[str]:
+    text = item.decode("latin-1") if isinstance(item, bytes) else item
+    return text.split()[:-1]
 
 
 def overprinted(page) -> bool:
@@ -171,7 +153,9 @@ def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:
         name = _state_name(fill, stroke)
         extgstates[name] = state
         names[(fill, stroke)] = pikepdf.Name(name)
-    instructions = _with_overprint(pikepdf.parse_content_stream(holder), names, extgstates)
+    instructions = _with_overprint(pikepdf.parse_content_stream(holder), _parsed_operator, _parsed_operands,
+                                   lambda wanted: pikepdf.ContentStreamInstruction([names[wanted]], pikepdf.Operator("gs")),
+                                   extgstates)
     data = pikepdf.unparse_content_stream(instructions)
     if isinstance(holder, pikepdf.Stream):
         holder.write(data)
@@ -183,12 +167,23 @@ def _rewrite(pdf: pikepdf.Pdf, holder, states: dict, done: set) -> None:
             _rewrite(pdf, xobject, states, done)
 
 
-def _with_overprint(instructions, names: dict, extgstates) -> list:
+def _parsed_operator(instruction) -> str:
+    return str(instruction.operator)
+
+
+def _parsed_operands(instruction):
+    return instruction.operands
+
+
+def _with_overprint(items, operator_of, operands_of, set_state, extgstates) -> list:
+    """The items of a content stream (parsed instructions, or what WeasyPrint paints), with
+    `set_state((fills, strokes))` put before each painting operator whose colour's overprint
+    differs from the state in force: the colours followed through q/Q, pure black overprinting.
+    `operator_of(item)` and `operands_of(item)` read an item; `extgstates` are the resources'."""
     out = []
     state, stack = ColourState(), []
-    for instruction in instructions:
-        operands, operator = instruction
-        op = str(operator)
+    for item in items:
+        op = operator_of(item)
         if op == "q":
             stack.append(state)
         elif op == "Q" and stack:
@@ -200,11 +195,11 @@ def _with_overprint(instructions, names: dict, extgstates) -> list:
             elif op in STROKES:
                 wanted = (state.overprint[0], wanted[1])
             if wanted != state.overprint:
-                out.append(pikepdf.ContentStreamInstruction([names[wanted]], pikepdf.Operator("gs")))
+                out.append(set_state(wanted))
                 state = replace(state, overprint=wanted)
         elif op in COLOUR:
-            state = after(state, op, operands, extgstates)
-        out.append(instruction)  # as parsed: most of a page is text positioning, passed through
+            state = after(state, op, operands_of(item), extgstates)
+        out.append(item)  # as it is: most of a page is text positioning, passed through
     return out
 
 

@@ -43,7 +43,10 @@ class ColourState:
 def overprint_states(pdf: pikepdf.Pdf) -> dict:
     """The four overprint graphics states (fills, strokes) of a file, made once and shared by its pages."""
     return {(fill, stroke): pdf.make_indirect(pikepdf.Dictionary(
-        Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill in (False, True) for stroke in (False, True)}
+        Type=pikepdf.Name.ExtGState, op=fill, OP=stroke, OPM=1)) for fill, stroke in _STATES}
+
+
+_STATES = [(fill, stroke) for fill in (False, True) for stroke in (False, True)]  # (fills, strokes) overprint
 
 
 def overprint_painted(stream) -> None:
@@ -57,13 +60,11 @@ def overprint_painted(stream) -> None:
         holder = pending.pop()
         resources = holder._resources
         extgstates = resources["ExtGState"]
-        names = {}
-        for fill, stroke in _STATES:
-            name = _state_name(fill, stroke)
-            extgstates[name[1:]] = pydyf.Dictionary({"Type": "/ExtGState", "op": _PDF_BOOL[fill],
-                                                     "OP": _PDF_BOOL[stroke], "OPM": 1})
-            names[(fill, stroke)] = b"%s gs" % name.encode()
-        holder.stream = _with_overprint(holder.stream, _painted_operator, _painted_operands, names.get,
+        for fill, stroke in _STATES:  # the pages of a document share their resources: added once
+            extgstates.setdefault(_state_name(fill, stroke)[1:], pydyf.Dictionary(
+                {"Type": "/ExtGState", "op": _PDF_BOOL[fill], "OP": _PDF_BOOL[stroke], "OPM": 1}))
+        holder.stream = _with_overprint(holder.stream, _painted_operator, _painted_operands,
+                                        lambda wanted: b"%s gs" % _state_name(*wanted).encode(),
                                         _PainterStates(extgstates))
         for xobject in resources["XObject"].values():
             # the pages of a document share their resources: a form is rewritten with the page that drew it
@@ -73,7 +74,6 @@ def overprint_painted(stream) -> None:
                 pending.append(xobject)
 
 
-_STATES = [(fill, stroke) for fill in (False, True) for stroke in (False, True)]
 _PDF_BOOL = {False: "false", True: "true"}
 
 

@@ -207,6 +207,30 @@ def test_two_font_files_alike_in_size_and_ends_are_not_told_apart_by_them(tmp_pa
     assert sorted(engine._known_faces.values(), key=str) == [None, "digest-c"]
 
 
+def test_weasyprint_is_handed_the_font_files_by_link_not_by_copy(planned_issue, tmp_path):
+    """WeasyPrint writes a copy of every face it loads into a folder for fontconfig (150 MB with
+    the CJK faces); the engines' folders link each face to its font file, and write other data
+    into a new file, never into one that is there (a face being read, or a font file behind a link)."""
+    from typeset.body import engine
+
+    layout_of(planned_issue, jobs=1)
+    folders = [config._folder for config in engine._font_configurations.values() if config._folder is not None]
+    faces = [face for folder in folders for face in folder.iterdir()]
+    font_files = {file.resolve() for file in engine._linkable_fonts.values()}
+    assert len(faces) >= 4 and all(face.is_symlink() and face.resolve() in font_files for face in faces)
+
+    font = next(iter(font_files))
+    folder = engine._FontFolder(tmp_path)
+    face = folder / "face"
+    face.write_bytes(font.read_bytes())
+    face.write_bytes(font.read_bytes())  # as a second process adding the face
+    assert face.is_symlink() and face.resolve() == font
+    size = font.stat().st_size
+    face.write_bytes(b"OTTO" + bytes(engine._ENDS))
+    assert not face.is_symlink() and face.read_bytes() == b"OTTO" + bytes(engine._ENDS)
+    assert font.stat().st_size == size and [p.name for p in tmp_path.iterdir()] == ["face"]
+
+
 def test_the_linker_reads_widths_from_runs_of_integers_and_reals_in_an_indirect_array():
     from typeset.pdf.link import _widths
 

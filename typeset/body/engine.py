@@ -58,7 +58,7 @@ class Engine:
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
-        self.font_config = _font_configuration(digest(Inputs(stamped=font_files(fonts))))
+        self.font_config = _font_configuration(font_files(fonts))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
                                           *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
         self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names
@@ -413,13 +413,23 @@ def know_faces(faces: dict[str, Path]) -> None:
     the worker processes are forked: a face's placeholder is then found by its file's size and
     ends, where hashing the whole face (some 20 ms) was repeated in every process for every face."""
     for face, path in faces.items():
-        with path.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            head = file.read(_ENDS)
-            file.seek(max(0, size - _ENDS))
-            key = (size, head + file.read(_ENDS))
+        key = _ends_of_file(path)
         # two files alike in size and ends (never seen) would name each other: such faces are hashed
         _known_faces[key] = face if _known_faces.get(key, face) == face else None
+
+
+def _ends_of_file(path: Path) -> tuple[int, bytes]:
+    """A file's size and its first and last `_ENDS` bytes, as `_ends_of` gives them for its content."""
+    with path.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        head = file.read(_ENDS)
+        file.seek(max(0, size - _ENDS))
+        return size, head + file.read(_ENDS)
+
+
+def _ends_of(data) -> tuple[int, bytes]:
+    size = len(data)
+    return size, bytes(data[:_ENDS]) + bytes(data[max(0, size - _ENDS):])
 
 
 def _face_placeholder(font) -> bytes:
@@ -429,8 +439,7 @@ def _face_placeholder(font) -> bytes:
         blob = ffi.gc(harfbuzz.hb_face_reference_blob(font.hb_face), harfbuzz.hb_blob_destroy)
         with ffi.new("unsigned int *") as length:
             data = ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0])
-        size = len(data)
-        face = _known_faces.get((size, data[:_ENDS] + data[max(0, size - _ENDS):]))
+        face = _known_faces.get(_ends_of(data))
         if face is None:  # not one of the issue's files (the linker will say so), or one of two alike
             face = hashlib.sha256(data).hexdigest()
         _face_placeholders[address] = data[:4] + FACE_MARKER + face.encode()
@@ -440,9 +449,10 @@ def _face_placeholder(font) -> bytes:
 _font_configurations: dict[str, FontConfiguration] = {}
 
 
-def _font_configuration(fonts_key: str) -> FontConfiguration:
+def _font_configuration(files: tuple[Path, ...]) -> FontConfiguration:
     """One per set of font files in a process: WeasyPrint then reads each face once, not at every
     layout (`typeset serve` lays out an article on every save)."""
+    fonts_key = digest(Inputs(stamped=files))
     config = _font_configurations.get(fonts_key)
     if config is None and not _font_configurations:
         _use_own_temporary_folder()
@@ -450,12 +460,56 @@ def _font_configuration(fonts_key: str) -> FontConfiguration:
         if len(_font_configurations) >= 4:  # WeasyPrint removes its folder once no engine holds it
             del _font_configurations[next(iter(_font_configurations))]
             _face_placeholders.clear()  # its faces' addresses may be taken by others
-        config = _font_configurations[fonts_key] = FontConfiguration()
+        config = _font_configurations[fonts_key] = _FontConfiguration()
+        _linkable_fonts.update((_ends_of_file(file), file) for file in files)
     return config
 
 
+_linkable_fonts: dict[tuple[int, bytes], Path] = {}  # (size, ends) -> a font file of a configuration
+
+
+class _FontConfiguration(FontConfiguration):
+    """WeasyPrint's, its faces linked rather than copied (`_FontFolder`). The folder is still
+    WeasyPrint's to make when the first face is added: a worker forked before then makes its
+    own, as WeasyPrint takes a face whose file is in the folder for one it added itself."""
+
+    @property
+    def _folder(self) -> Path | None:
+        return self.__dict__.get("_face_folder")
+
+    @_folder.setter
+    def _folder(self, folder: Path | None) -> None:
+        self.__dict__["_face_folder"] = None if folder is None else _FontFolder(folder)
+
+
+class _FontFolder(type(Path())):
+    """Where a font configuration puts the faces it hands to fontconfig. WeasyPrint writes a copy
+    of each face there, 150 MB with the CJK faces: 0.3 s of the first layout in a process (a
+    build without the resident process, the resident process's warm-up). A face read from one
+    of the configurations' font files is linked to that file instead; fontconfig, FreeType and
+    HarfBuzz read the same bytes through the link. Nothing is written into a file that is there:
+    a worker reading a face while another truncated it to write it died of a bus error, and a
+    write through a link would go into the font file itself."""
+
+    def write_bytes(self, data):
+        source = _linkable_fonts.get(_ends_of(data))
+        if source is not None:
+            try:
+                os.symlink(os.path.abspath(source), self)
+                return len(data)
+            except FileExistsError:  # another process added the face (the name is its descriptors')
+                return len(data)
+            except OSError:  # a file system without symbolic links: copied
+                pass
+        handle, temporary = tempfile.mkstemp(dir=self.parent, prefix=f".{self.name}-")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, self)
+        return len(data)
+
+
 def font_folders() -> frozenset[str]:
-    """Where this process's font configurations copied their fonts (what a forked worker inherits)."""
+    """Where this process's font configurations put their faces (what a forked worker inherits)."""
     return frozenset(str(c._folder) for c in _font_configurations.values() if c._folder is not None)
 
 

@@ -48,3 +48,23 @@ def test_an_installed_typeset_builds_an_issue_from_any_folder(tmp_path):
     chinese = subprocess.run([sys.executable, "-S", "-m", "typeset", "build", str(tmp_path / "nowhere")],
                              capture_output=True, text=True, env={**env, "TYPESET_LANG": "zh_CN"}, cwd=tmp_path)
     assert chinese.stderr.splitlines()[-1] == "错误：输入有 1 处问题；未写出任何文件"
+
+
+def test_weasyprint_opens_its_libraries_by_soname_without_searching(tmp_path):
+    """Imported after typeset, WeasyPrint opens its libraries without `ctypes.util.find_library`
+    (which runs ldconfig, gcc and ld for every name it tries), and the lookup is put back after."""
+    code = """if True:
+        import ctypes.util
+        searched = []
+        def find_library(name):
+            searched.append(name)
+            return None
+        ctypes.util.find_library = find_library
+        import typeset, weasyprint
+        from weasyprint.text.ffi import pango
+        maps = open('/proc/self/maps').read()
+        print(searched, ctypes.util.find_library is find_library, pango.pango_version() > 0,
+              all(name in maps for name in ('libpango-1.0.so', 'libharfbuzz.so', 'libfontconfig.so')))
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert result.stdout.split() == ["[]", "True", "True", "True"]

@@ -21,7 +21,9 @@ def _failures(suite: Path, tests: list[str], with_extensions: bool) -> set[str]:
     """The ids of the tests that fail (or error), from a run in a process of its own."""
     report = suite / f"report-{with_extensions}.xml"
     plugin = ["-p", "weasyprint_with_extensions"] if with_extensions else []
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    temporary = suite / f"tmp-{with_extensions}"  # WeasyPrint's tests leave font folders there, not in /tmp
+    temporary.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "TMPDIR": str(temporary)}
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin,
                     f"--junitxml={report}", *tests], cwd=suite, env=env, capture_output=True, timeout=1800)
     failed = set()

@@ -231,6 +231,28 @@ def test_weasyprint_is_handed_the_font_files_by_link_not_by_copy(planned_issue, 
     assert font.stat().st_size == size and [p.name for p in tmp_path.iterdir()] == ["face"]
 
 
+def test_a_layout_process_that_dies_ends_the_build_with_an_error(planned_issue, monkeypatch):
+    """A worker process killed (or crashed in a library) mid-layout: the build says so and ends,
+    where a multiprocessing pool forked another and waited for ever for the lost work."""
+    import os
+
+    from typeset.body import engine
+    from typeset.diagnostics import OutputError
+
+    planning_process, render = os.getpid(), engine.Engine.render
+
+    def render_or_die(self, *args, **kwargs):
+        if os.getpid() != planning_process:
+            os._exit(70)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Engine, "render", render_or_die)
+    with pytest.raises(OutputError) as raised:
+        layout_of(planned_issue, jobs=2)
+    assert [d.message for d in raised.value.diagnostics.errors] == [
+        "a layout process ended before its work was done (killed, or crashed in a library)"]
+
+
 def test_the_linker_reads_widths_from_runs_of_integers_and_reals_in_an_indirect_array():
     from typeset.pdf.link import _widths
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import math
 import multiprocessing
 import multiprocessing.util
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 import weasyprint
 
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, OutputError
+from ..i18n import _
 from ..inputs.articles import Article
 from ..inputs.copyfit import Ranges, Setting, first_reaching, load_ranges, model_guess, narrow, relative_length, tightening
 from ..inputs.fillers import FillerPool
@@ -252,20 +255,25 @@ class _Planner:
         try:
             with current().step(stage, total=len(items)), frozen_for_fork():
                 current().doing(_shown([items[i] for i in order[:count]]), done=len(done))
-                pool = multiprocessing.get_context("fork").Pool(count, initializer=_start_worker,
-                                                                initargs=(font_folders(),))
+                # an executor, not a multiprocessing pool: a pool whose process dies (killed, a
+                # crash in a library) forks another and waits for ever for the work that was lost
+                pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"),
+                                           initializer=_start_worker, initargs=(font_folders(),))
                 try:
                     # the items go out in that order, one to each free process: those after the
                     # ones back are the ones being worked on (what the progress line shows)
-                    for index, result in zip(order, pool.imap(_work_in_worker, order, chunksize=1)):
+                    for index, result in zip(order, pool.map(_work_in_worker, order)):
                         back[index] = result
                         current().doing(_shown([items[i] for i in order[len(back):len(back) + count]]),
                                         done=len(done) + len(back))
-                except BaseException:
-                    pool.terminate()
-                    raise
-                pool.close()  # not terminate: the workers' finalizers remove their font folders
-                pool.join()
+                except BrokenProcessPool:
+                    self.engine.diagnostics.error(
+                        _("a layout process ended before its work was done (killed, or crashed in a library)"),
+                        hint=_("build again; with -j 1 the layouts run in the command's own process"))
+                    raise OutputError(self.engine.diagnostics) from None
+                finally:
+                    # the workers end as processes do, so their finalizers remove their font folders
+                    pool.shutdown(cancel_futures=True)
         finally:
             _forked_work = None
         for index in rest:  # merged in the items' order: the same cache whatever the timing

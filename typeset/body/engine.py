@@ -58,7 +58,7 @@ class Engine:
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
-        self.font_config = _font_configuration(font_files(fonts))
+        self.font_config = _font_configuration(digest(Inputs(stamped=font_files(fonts))))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
                                           *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
         self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names
@@ -404,7 +404,9 @@ def _can_leave_out(font) -> bool:
 
 
 _face_placeholders: dict[int, bytes] = {}  # by HarfBuzz face: they live as long as their font configuration
-_known_faces: dict[tuple[int, bytes], str | None] = {}  # (size, its ends) -> digest, of the issue's font files
+# (size, its ends) -> (digest, file), of the issue's font files: the part writer names a face by
+# its digest, and the font folders link a face to its file (`_FontFolder`)
+_known_faces: dict[tuple[int, bytes], tuple[str, Path] | None] = {}
 _ENDS = 4096  # bytes at each end of a face's file that tell it from the other files of the issue
 
 
@@ -413,21 +415,19 @@ def know_faces(faces: dict[str, Path]) -> None:
     the worker processes are forked: a face's placeholder is then found by its file's size and
     ends, where hashing the whole face (some 20 ms) was repeated in every process for every face."""
     for face, path in faces.items():
-        key = _ends_of_file(path)
-        # two files alike in size and ends (never seen) would name each other: such faces are hashed
-        _known_faces[key] = face if _known_faces.get(key, face) == face else None
-
-
-def _ends_of_file(path: Path) -> tuple[int, bytes]:
-    """A file's size and its first and last `_ENDS` bytes, as `_ends_of` gives them for its content."""
-    with path.open("rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        head = file.read(_ENDS)
-        file.seek(max(0, size - _ENDS))
-        return size, head + file.read(_ENDS)
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(_ENDS)
+            file.seek(max(0, size - _ENDS))
+            key = (size, head + file.read(_ENDS))
+        # two files alike in size and ends (never seen) would name each other: such faces are
+        # hashed, and copied to the font folders
+        known = _known_faces.get(key, (face, path))
+        _known_faces[key] = known if known is not None and known[0] == face else None
 
 
 def _ends_of(data) -> tuple[int, bytes]:
+    """A face's size and its first and last `_ENDS` bytes, as `know_faces` keys its file."""
     size = len(data)
     return size, bytes(data[:_ENDS]) + bytes(data[max(0, size - _ENDS):])
 
@@ -439,9 +439,9 @@ def _face_placeholder(font) -> bytes:
         blob = ffi.gc(harfbuzz.hb_face_reference_blob(font.hb_face), harfbuzz.hb_blob_destroy)
         with ffi.new("unsigned int *") as length:
             data = ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0])
-        face = _known_faces.get(_ends_of(data))
-        if face is None:  # not one of the issue's files (the linker will say so), or one of two alike
-            face = hashlib.sha256(data).hexdigest()
+        known = _known_faces.get(_ends_of(data))
+        # not one of the issue's files (the linker will say so), or one of two alike: hashed
+        face = known[0] if known is not None else hashlib.sha256(data).hexdigest()
         _face_placeholders[address] = data[:4] + FACE_MARKER + face.encode()
     return _face_placeholders[address]
 
@@ -449,10 +449,9 @@ def _face_placeholder(font) -> bytes:
 _font_configurations: dict[str, FontConfiguration] = {}
 
 
-def _font_configuration(files: tuple[Path, ...]) -> FontConfiguration:
+def _font_configuration(fonts_key: str) -> FontConfiguration:
     """One per set of font files in a process: WeasyPrint then reads each face once, not at every
     layout (`typeset serve` lays out an article on every save)."""
-    fonts_key = digest(Inputs(stamped=files))
     config = _font_configurations.get(fonts_key)
     if config is None and not _font_configurations:
         _use_own_temporary_folder()
@@ -461,11 +460,7 @@ def _font_configuration(files: tuple[Path, ...]) -> FontConfiguration:
             del _font_configurations[next(iter(_font_configurations))]
             _face_placeholders.clear()  # its faces' addresses may be taken by others
         config = _font_configurations[fonts_key] = _FontConfiguration()
-        _linkable_fonts.update((_ends_of_file(file), file) for file in files)
     return config
-
-
-_linkable_fonts: dict[tuple[int, bytes], Path] = {}  # (size, ends) -> a font file of a configuration
 
 
 class _FontConfiguration(FontConfiguration):
@@ -486,16 +481,16 @@ class _FontFolder(type(Path())):
     """Where a font configuration puts the faces it hands to fontconfig. WeasyPrint writes a copy
     of each face there, 150 MB with the CJK faces: 0.3 s of the first layout in a process (a
     build without the resident process, the resident process's warm-up). A face read from one
-    of the configurations' font files is linked to that file instead; fontconfig, FreeType and
+    of the issue's font files (`know_faces`) is linked to that file instead; fontconfig, FreeType and
     HarfBuzz read the same bytes through the link. Nothing is written into a file that is there:
     a worker reading a face while another truncated it to write it died of a bus error, and a
     write through a link would go into the font file itself."""
 
     def write_bytes(self, data):
-        source = _linkable_fonts.get(_ends_of(data))
-        if source is not None:
+        known = _known_faces.get(_ends_of(data))
+        if known is not None:
             try:
-                os.symlink(os.path.abspath(source), self)
+                os.symlink(os.path.abspath(known[1]), self)
                 return len(data)
             except FileExistsError:  # another process added the face (the name is its descriptors')
                 return len(data)

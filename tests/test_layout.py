@@ -285,6 +285,53 @@ def test_columns_are_laid_out_once_as_weasyprint_lays_them_out_twice(tmp_path, m
     assert broken[True] * 2 < broken[False]  # 582 against 1464 when written
 
 
+def test_margin_boxes_and_backgrounds_are_made_when_a_page_is_painted():
+    """body/decorations.py: typeset's layouts leave a page's folio, running head and backgrounds
+    until it is painted (or read whole); then they are what WeasyPrint makes at once, box for box
+    and byte for byte. Margin boxes that could hold an anchor (a running element) are made at once."""
+    import weasyprint
+
+    from typeset.body import decorations
+    from typeset.body.engine import install_extensions
+
+    install_extensions()
+    page_css = ("@page { size: 100mm 150mm; margin: 20mm; background: rgb(250, 240, 230);"
+                " @top-right { content: string(section); } @bottom-center { content: counter(page); } }"
+                " h1 { string-set: section content(); background: rgb(0, 0, 0); }")
+    html = f"<style>{page_css}</style><h1>要言要论</h1>" + "<p>一二三四五六七八九十</p>" * 60
+
+    def margin_boxes(document):
+        return [[type(b).__name__ for b in page._page_box.children if isinstance(b, boxes.MarginBox)]
+                for page in document.pages]
+
+    at_once = weasyprint.HTML(string=html).render()
+    with decorations.later():
+        when_painted = weasyprint.HTML(string=html).render()
+        running = weasyprint.HTML(string=html.replace("content: string(section)", "content: element(head)")
+                                  .replace("<h1>", "<h1 style='position: running(head)'>")).render()
+    assert len(at_once.pages) == len(when_painted.pages) > 1
+    assert all(len(found) == 2 for found in margin_boxes(at_once))
+    assert margin_boxes(when_painted) == [[]] * len(when_painted.pages)
+    assert all(found for found in margin_boxes(running))  # a running element: made with the page
+    painted = [_drawn(pdf) for pdf in (when_painted.write_pdf(), at_once.write_pdf())]  # painting makes them
+    assert painted[0] == painted[1] and all("要言要论" in page for page in painted[0][1:])
+    assert margin_boxes(when_painted) == margin_boxes(at_once)
+    with decorations.later():
+        read_whole = weasyprint.HTML(string=html).render()
+    assert [page_signature(page) for page in read_whole.pages] == [page_signature(page) for page in at_once.pages]
+
+
+def _drawn(pdf: bytes) -> list[str]:
+    """Each page's drawing instructions, with its text as the PDF gives it to a reader."""
+    import pdfplumber
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        instructions = [str(pikepdf.unparse_content_stream(pikepdf.parse_content_stream(page)))
+                        for page in document.pages]
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        return [f"{drawn}\n{page.extract_text()}" for drawn, page in zip(instructions, document.pages)]
+
+
 def test_the_house_stylesheet_is_parsed_once_and_replayed_with_its_page_rules():
     """body/stylesheets.py: a second document with the same <style> takes the parsed stylesheet,
     its @page rules included; a stylesheet WeasyPrint warns about is parsed every time."""

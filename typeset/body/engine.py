@@ -43,7 +43,7 @@ from ..inputs.manifest import Manifest
 from ..progress import current
 from ..pdf.overprint import overprint_painted
 from ..store import Inputs, digest, ensure, user_cache
-from . import columns, heads, justify, pushin, stylesheets
+from . import columns, decorations, heads, justify, pushin, stylesheets
 from .html import ArticleBlock, render_html
 from .layoutcache import font_files
 from .measure import block_heights
@@ -90,7 +90,7 @@ class Engine:
         return block_heights([page._page_box for page in self._lay_out(html).pages], "data-sample")
 
     def _lay_out(self, html: str) -> weasyprint.Document:
-        with _weasyprint_messages(self.diagnostics):
+        with _weasyprint_messages(self.diagnostics), decorations.later():
             document = with_stack_room(weasyprint.HTML(string=html, base_url=str(self.manifest.root) + "/",
                                                        url_fetcher=self.fetcher).render, font_config=self.font_config)
         self.diagnostics.raise_if_errors()
@@ -138,6 +138,7 @@ def install_extensions() -> None:
     heads.install()
     columns.install()
     stylesheets.install()
+    decorations.install()
     _subset_fonts_in_parallel()
     _face_files_read_when_needed()
     _pages_shown_and_cut()

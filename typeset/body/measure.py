@@ -16,6 +16,7 @@ from weasyprint.formatting_structure import boxes
 from ..inputs.articles import Article
 from ..inputs.cjk import BREAK
 from ..inputs.manifest import PageRange
+from .decorations import decorate
 from .html import columns_of
 from .layoutcache import Trial, whole_lines
 
@@ -256,5 +257,6 @@ def page_signature(page) -> str:
         for child in getattr(box, "children", ()):
             walk(child)
 
+    decorate(page._page_box)  # its folio and running heads too
     walk(page._page_box)
     return hashed.hexdigest()

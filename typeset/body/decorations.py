@@ -1,9 +1,10 @@
 """A page's margin boxes (folios, running heads) and backgrounds made when the page is painted,
 not when it is laid out.
 
-WeasyPrint makes both for every page at the end of each layout: 7.4 ms a page, 0.68 s of the
-7.9 s a cold build of the reference issue spends laying out its 151 pages, where only the 46
-pages printed are ever painted (the copyfitting and filling trials are measured and dropped).
+WeasyPrint makes both for every page at the end of each layout: 4.5 ms a page, 0.68 s of the
+7.9 s a cold build of the reference issue spent laying out its 151 pages (`-j 1`), where only
+the 46 pages printed are ever painted (the copyfitting and filling trials are measured and
+dropped). Rendering each article, 7 % less CPU.
 Neither changes where the content of a page goes: margin boxes sit in the page's margins, and
 a background is only where a box's background is painted. So the layout leaves each page what
 WeasyPrint makes them from (the layout's context, the page's number and page state: the string

@@ -146,6 +146,36 @@ def test_a_line_pushes_in_before_it_pushes_out(house_css):
     assert "".join(texts).replace("□", "") == source  # the text is unchanged
 
 
+def test_wide_text_is_drafted_shorter_and_broken_into_the_same_lines(house_css, monkeypatch):
+    """pushin._split_first_wide_line: where at least half of the text is wide, WeasyPrint's search
+    for a line lays out a draft of 1.75 line widths' worth of characters instead of 4, and every
+    line of a mixed paragraph (Latin, numbers, quotes, marks at the ends) comes out the same."""
+    from weasyprint.text import line_break
+
+    from typeset.body import pushin
+
+    install_weasyprint_extensions()
+    drafted = []  # the length of each text Pango lays out
+    create_layout = line_break.create_layout
+    monkeypatch.setattr(line_break, "create_layout", lambda text, *args: drafted.append(len(text))
+                        or create_layout(text, *args))
+    chinese = re.sub(r"[^\u4e00-\u9fff，。、“”]", "", PARAGRAPH)
+    body = f"<h2>一、标题</h2><p>{PARAGRAPH * 2}</p><p>{chinese * 3}</p>"
+
+    def laid_out():
+        drafted.clear()
+        lines = lay_out_paragraphs(house_css, body)  # 20 em wide: a draft of 1.75 widths is 35 characters
+        return ([(_line_text(line), round(line.position_y, 3), round(line_right(line), 3)) for line in lines],
+                sum(1 for length in drafted if length > 35))
+
+    shorter = laid_out()
+    assert pushin._split_first_wide_line is not None
+    monkeypatch.setattr(pushin, "_split_first_wide_line", None)
+    as_weasyprint_drafts = laid_out()
+    assert shorter[0] == as_weasyprint_drafts[0] and len(shorter[0]) > 15
+    assert shorter[1] * 3 <= as_weasyprint_drafts[1], (shorter[1], as_weasyprint_drafts[1])
+
+
 def test_a_line_pushes_in_a_piece_that_starts_in_the_next_inline_box(house_css):
     # the paragraph's last two characters and its full stop are kept together in a box of their
     # own (no 孤字): rather than leave the line three characters short, its marks make the room

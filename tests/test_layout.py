@@ -321,6 +321,27 @@ def test_margin_boxes_and_backgrounds_are_made_when_a_page_is_painted():
     assert [page_signature(page) for page in read_whole.pages] == [page_signature(page) for page in at_once.pages]
 
 
+def test_a_style_keeps_its_strut_and_a_copy_of_another_size_gets_its_own():
+    """engine._struts_kept_with_their_styles: a line's strut is WeasyPrint's, looked up once per
+    style; a copy of the style set to another size (as WeasyPrint changes one) is looked up anew."""
+    import weasyprint
+    from weasyprint.text import line_break
+
+    from typeset.body.engine import install_extensions
+
+    install_extensions()
+    document = weasyprint.HTML(string="<p style='font-size: 20px; line-height: normal'>一二三</p>").render()
+    text = next(box for box in document.pages[0]._page_box.descendants() if isinstance(box, boxes.TextBox))
+    style = text.style
+    looked_up = line_break.strut(style)
+    assert style._typeset_strut is looked_up and line_break.strut(style) is looked_up
+    assert looked_up == line_break.strut.__closure__[0].cell_contents(style)  # WeasyPrint's own
+    bigger = style.copy()
+    bigger["font_size"] = 40
+    assert "_typeset_strut" not in bigger.__dict__
+    assert line_break.strut(bigger)[0] == pytest.approx(2 * looked_up[0], rel=0.01)
+
+
 def _drawn(pdf: bytes) -> list[str]:
     """Each page's drawing instructions, with its text as the PDF gives it to a reader."""
     import pdfplumber

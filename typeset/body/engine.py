@@ -26,7 +26,11 @@ from urllib.parse import unquote
 import weasyprint
 import weasyprint.document
 import weasyprint.layout
+import weasyprint.css.computed_values
+import weasyprint.css.units
+import weasyprint.layout.inline
 import weasyprint.pdf
+import weasyprint.text.line_break
 from weasyprint.images import RasterImage
 from weasyprint.pdf import fonts as pdf_fonts
 from weasyprint.text.ffi import ffi, harfbuzz
@@ -143,6 +147,7 @@ def install_extensions() -> None:
     _face_files_read_when_needed()
     _pages_shown_and_cut()
     _photos_named_by_content()
+    _struts_kept_with_their_styles()
     _parts_overprint_as_painted()
 
 
@@ -171,6 +176,27 @@ def _photos_named_by_content() -> None:
         return image
 
     weasyprint.document.original_get_image_from_uri = get_image_from_uri
+
+
+@lru_cache(maxsize=1)
+def _struts_kept_with_their_styles() -> None:
+    """WeasyPrint looks up a line's strut (its line height and baseline) for every line and inline
+    box, by a key it makes each time from 16 values of the style: 10,000 lookups and 0.13 s of
+    the 2.4 s the reference issue's articles take to lay out once. The strut depends on nothing
+    else, and WeasyPrint changes a style's font or size only on a copy of it (`style.copy()`,
+    which keeps none of its attributes), so each style keeps its own."""
+    original = weasyprint.text.line_break.strut
+
+    def strut(style):
+        kept = style.__dict__.get("_typeset_strut")
+        if kept is None:
+            kept = style._typeset_strut = original(style)
+        return kept
+
+    for module in (weasyprint.text.line_break, weasyprint.layout.inline, weasyprint.css.units,
+                   weasyprint.css.computed_values):
+        if module.strut is original:
+            module.strut = strut
 
 
 def _path_of(file_url: str) -> Path:

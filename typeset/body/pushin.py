@@ -75,7 +75,9 @@ def _starts_wide(text: str, style, max_width) -> bool:
     if max_width is None or max_width == math.inf or not font_size or max_width < 4 * font_size:
         return False
     draft = text[:int(max_width / font_size * _WIDE_RATIO)]
-    return sum(map(is_cjk, draft)) * 2 >= len(draft)
+    # UTF-8 takes 3 bytes for a wide character (and for “”——……, full width in a Chinese face), 1
+    # for a Latin letter, digit or space: at least as many of the first as of the second
+    return len(draft.encode()) >= 2 * len(draft)
 
 
 def _with_draft_ratio(split_first_line, ratio: float):

@@ -176,6 +176,34 @@ def test_wide_text_is_drafted_shorter_and_broken_into_the_same_lines(house_css, 
     assert shorter[1] * 3 <= as_weasyprint_drafts[1], (shorter[1], as_weasyprint_drafts[1])
 
 
+@pytest.mark.parametrize("tracking", ["0", "0.03em", "-0.03em"])
+def test_a_line_is_measured_in_its_draft_as_weasyprint_measures_it_alone(house_css, monkeypatch, tracking):
+    """engine._first_lines_shaped_once: a line found in a draft of its paragraph is measured
+    there, not laid out again alone; every line comes out where WeasyPrint sets it, at any
+    tracking copyfitting gives (Chinese, Latin words and numbers, marks pushed in)."""
+    from weasyprint.text import line_break
+
+    install_weasyprint_extensions()
+    shaped = []
+    set_text = line_break.Layout.set_text
+    monkeypatch.setattr(line_break.Layout, "set_text", lambda layout, text, *args: shaped.append(text)
+                        or set_text(layout, text, *args))
+    css = house_css + f" .article-body p {{ letter-spacing: {tracking} }}"
+    body = f"<p>{PARAGRAPH * 3}</p><p>{PARAGRAPH}</p>"
+
+    def laid_out():
+        shaped.clear()
+        lines = lay_out_paragraphs(css, body)
+        return ([(_line_text(line), round(line.position_y, 3), round(line_right(line), 3)) for line in lines],
+                len(shaped))
+
+    once = laid_out()
+    monkeypatch.setattr(line_break, "first_line_metrics", line_break.first_line_metrics.weasyprint)
+    twice = laid_out()
+    assert once[0] == twice[0] and len(once[0]) > 15
+    assert once[1] + 15 <= twice[1], (once[1], twice[1])  # a layout fewer a line
+
+
 def test_a_line_pushes_in_a_piece_that_starts_in_the_next_inline_box(house_css):
     # the paragraph's last two characters and its full stop are kept together in a box of their
     # own (no 孤字): rather than leave the line three characters short, its marks make the room

@@ -31,7 +31,7 @@ import weasyprint.document
 import weasyprint.layout
 from weasyprint.css import PAGE_MARGIN_BOXES
 
-_PENDING = "_typeset_decorations"  # on a page box: [context, page number, page state, image fetcher]
+_PENDING = "_typeset_decorations"  # on a page box: (layout context, page number, page state)
 _later: contextvars.ContextVar[bool] = contextvars.ContextVar("decorations_later", default=False)
 _lock = threading.Lock()  # `serve` lays out and paints on more than one thread
 _MARGIN_BOXES = PAGE_MARGIN_BOXES - {"footnote", "note-area"}  # the page areas make_margin_boxes makes
@@ -68,24 +68,22 @@ def decorate(page_box) -> None:
         pending = page_box.__dict__.pop(_PENDING, None)
         if pending is None:
             return
-        context, number, state, fetch_image = pending
+        context, number, state = pending
         context.current_page = number  # as WeasyPrint sets it before it makes a page's margin boxes
         page_box.children = (*page_box.children, *_original_make_margin_boxes(context, page_box, state))
-        _original_layout_backgrounds(page_box, fetch_image)
+        _original_layout_backgrounds(page_box, context.get_image_from_uri)  # what layout_document passes
 
 
 def _margin_boxes_when_painted(context, page, state):
     if not _later.get() or not _without_anchors(context, page.page_type):
         return _original_make_margin_boxes(context, page, state)
-    setattr(page, _PENDING, [context, context.current_page, state])
+    setattr(page, _PENDING, (context, context.current_page, state))
     return ()
 
 
 def _backgrounds_when_painted(page, get_image_from_uri):
-    pending = page.__dict__.get(_PENDING)
-    if pending is None or len(pending) != 3:
+    if _PENDING not in page.__dict__:  # made with its margin boxes, after them as WeasyPrint orders them
         return _original_layout_backgrounds(page, get_image_from_uri)
-    pending.append(get_image_from_uri)  # the margin boxes first, as WeasyPrint orders them
     return None
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import weasyprint
-import weasyprint.document
-import weasyprint.layout
 import weasyprint.css.computed_values
 import weasyprint.css.units
+import weasyprint.document
+import weasyprint.layout
 import weasyprint.layout.inline
 import weasyprint.pdf
 import weasyprint.text.line_break
@@ -204,7 +204,7 @@ def _struts_kept_with_their_styles() -> None:
 def _first_lines_shaped_once() -> None:
     """WeasyPrint finds a line in a draft of the paragraph (`split_first_line`), then sets the
     line's text alone in the layout and lets Pango shape and measure it again: a second layout
-    of every line, 40 us of each 10 us that measuring the draft's first line takes. Pango shapes
+    of every line, 40 us where measuring the draft's first line takes 10 us. Pango shapes
     a line broken out of a run on its own already, so the draft's first line measures the same:
     in a cold build of the reference issue (every copyfitting setting, tracking included) the
     10,347 lines this applies to gave the same length, width, height and baseline both ways.

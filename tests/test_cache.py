@@ -157,14 +157,13 @@ def test_filler_heights_are_measured_once_and_kept_in_the_layout_cache(tmp_path)
 def test_the_layout_cache_does_not_outlive_an_upgrade_of_the_layout_libraries(monkeypatch):
     """A layout and its part are WeasyPrint's, Pango's and HarfBuzz's (and pydyf's, pikepdf's):
     another version of any may set the same HTML otherwise, so every key changes with them."""
-    from types import SimpleNamespace
-
     from typeset.body import layoutcache
+    from typeset.inputs.fonts import FontSet
 
     def key_with(versions: str) -> str:
         monkeypatch.setattr(layoutcache, "engine_versions", lambda: versions)
         cache = layoutcache.LayoutCache(None)
-        cache.use_fonts(SimpleNamespace(roles={}))
+        cache.use_fonts(FontSet(roles={}))
         return cache.key("<p>正文</p>")
 
     assert "WeasyPrint" in layoutcache.engine_versions() and "HarfBuzz" in layoutcache.engine_versions()

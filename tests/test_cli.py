@@ -1,10 +1,13 @@
 """The command line: exit codes, outputs, the report, and the demo issue end to end."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pikepdf
+import pytest
 from conftest import (
     DEMO,
     MINIMAL_MANIFEST,
@@ -75,6 +78,68 @@ def test_input_error_exits_1_and_writes_nothing(tmp_path):
     assert "Traceback" not in result.stderr
     assert [p.name for p in out.iterdir()] == ["report.json"]
     assert (out / "report.json").read_text(encoding="utf-8") == "previous"
+
+
+def test_work_forked_gives_back_its_result_and_a_child_that_fails_leaves_the_work_to_the_caller(capfd):
+    from typeset.processes import forked
+
+    parent = os.getpid()
+    assert forked(lambda: (os.getpid() != parent, ["读", 2]))() == (True, ["读", 2])
+
+    def fails():
+        raise ValueError("a bug in the work")
+
+    with pytest.raises(ChildProcessError):
+        forked(fails)()
+    assert capfd.readouterr() == ("", "")  # no traceback from the child: the caller's own shows
+
+
+def test_an_issue_read_ahead_is_the_issue_read_here_with_the_same_warnings_and_errors(tmp_path, monkeypatch):
+    from typeset import store
+    from typeset.diagnostics import Diagnostics, InputError
+    from typeset.inputs import issue
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("read in the parent, not taken from the child")
+
+    def read(root: Path, ahead: bool):
+        diagnostics = Diagnostics()
+        with monkeypatch.context() as patched:
+            if ahead:
+                issue.read_ahead(root, False, str(root))
+                patched.setattr(issue, "read_for_layout", not_here)  # after the fork: the child reads as usual
+            try:
+                return issue.read_issue(root, diagnostics, False, str(root)), diagnostics.items
+            except InputError:
+                return None, diagnostics.items
+
+    clean = write_issue(tmp_path / "clean", MINIMAL_MANIFEST,
+                        {"articles/a.md": article(body="排版是一门老手艺，，标点不该重复。")})
+    here = read(clean, ahead=False)
+    assert read(clean, ahead=True) == here
+    assert [d.format() for d in here[1]] == [
+        f"warning: {clean}/articles/a.md:5:9 doubled-punctuation: '，' typed twice (1 place)\n"
+        "  hint: `typeset check` lists every place; `--fix` corrects the safe kinds"]
+    # the parent names faces by the digests its child read, and can make their cache entries again
+    for path in here[0].fonts.files():
+        assert (path, path.stat().st_size, path.stat().st_mtime_ns) in store._told_digests
+        assert path in store._makers or not path.is_relative_to(store.user_cache("fonts"))
+
+    broken = write_issue(tmp_path / "broken", MINIMAL_MANIFEST,
+                         {"articles/a.md": article(body="排版，，老手艺。\n\n![图](../images/none.jpg)")})
+    assert read(broken, ahead=True) == read(broken, ahead=False)
+    assert [d.format() for d in read(broken, ahead=True)[1]] == [
+        f"{broken}/articles/a.md:7 image '../images/none.jpg' does not exist\n"
+        f"  hint: paths are relative to the article: {broken}/articles/",
+        f"warning: {broken}/articles/a.md:5:3 doubled-punctuation: '，' typed twice (1 place)\n"
+        "  hint: `typeset check` lists every place; `--fix` corrects the safe kinds"]
+    assert read(broken, ahead=True)[0] is None
+
+    # a child that ends without an answer: the issue is read here
+    monkeypatch.setattr(issue, "_read_reporting", lambda *args: os._exit(3))
+    diagnostics = Diagnostics()
+    issue.read_ahead(clean, False, str(clean))
+    assert (issue.read_issue(clean, diagnostics, False, str(clean)), diagnostics.items) == here
 
 
 def test_usage_errors_exit_2(tmp_path):

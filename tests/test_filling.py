@@ -139,7 +139,7 @@ def test_loosening_and_the_fillers_measure_run_beside_copyfitting(tmp_path, monk
     """planning._fit: the short article is loosened, and the fillers measured, in the run of work
     that tightens the long one; filling then lays out nothing to loosen it, only its fillers."""
     from typeset.body import planning
-    from typeset.build import read_issue
+    from typeset.inputs.issue import read_issue
 
     manifest = MINIMAL_MANIFEST + '      - file: articles/b.md\n        pages: "2"\n'
     root = write_issue(tmp_path / "issue", manifest, {

@@ -6,7 +6,7 @@ from pathlib import Path
 from conftest import MINIMAL_MANIFEST, article, write_issue
 from fontTools.ttLib import TTFont
 
-from typeset.build import check_coverage
+from typeset.inputs.issue import check_coverage
 from typeset.diagnostics import Diagnostics
 from typeset.inputs.articles import read_articles
 from typeset.inputs.fonts import load_fonts

@@ -17,22 +17,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .body.engine import Engine, know_faces, write_part
-from .body.layoutcache import LayoutCache, font_files
+from .body.layoutcache import LayoutCache
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics, OutputError
 from .frontpages.contents import build_contents, contents_text
 from .frontpages.covers import build_covers, cover_text
 from .frontpages.fonts import reportlab_fonts
-from .i18n import _, n_
-from .inputs.articles import read_articles
+from .i18n import _
 from .inputs.copyfit import Setting
-from .inputs.fillers import FillerPool, read_fillers
 from .inputs.fonts import FontSet, load_fonts
-from .inputs.house import House, check_stylesheet_urls, find_house
+from .inputs.house import House, find_house
 from .inputs.housestyle import load_house_style
+from .inputs.issue import read_for_layout, read_issue
 from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
-from .inputs.photos import cmyk_image, find_profile
-from .inputs.proofread import proofread_issue
 from .pdf.assemble import assemble_issue, subset_tagged
 from .pdf.link import face_files
 from .pdf.package import PACKAGE, package_zip
@@ -159,42 +156,6 @@ def _report_fit(manifest: Manifest, body: BodyLayout, diagnostics: Diagnostics) 
                                 hint=_("plan an article on it, or let the articles before it run on"))
 
 
-@dataclass
-class ReadForLayout:
-    house: House  # with its style (styles/house.yaml) read
-    manifest: Manifest  # its cover photos in print colour
-    articles: list  # inputs.articles.Article, their photos in print colour
-    fonts: FontSet
-    profile: Path
-    fillers: FillerPool  # the 补白 the issue may set under its articles
-
-
-def read_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,
-               display_root: str | None = None) -> ReadForLayout:
-    """Stages 1–3 for the issue in `issue_dir`: its manifest and house style, then `read_for_layout`."""
-    display_root = display_root if display_root is not None else str(issue_dir)
-    manifest = load_manifest(issue_dir, diagnostics, strict=strict, display_root=display_root)
-    return read_for_layout(manifest, find_house(issue_dir, display_root), diagnostics, strict)
-
-
-def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, strict: bool = False) -> ReadForLayout:
-    """Stages 2–3 for the articles of `manifest`: read, the house style's stylesheets checked, fonts
-    loaded and covering every character, photos in print colour."""
-    articles = read_articles(manifest, diagnostics, strict=strict)
-    fillers = read_fillers(manifest, diagnostics)
-    _proofreading_warnings(manifest, diagnostics)
-    house = replace(house, style=load_house_style(house, diagnostics))
-    check_stylesheet_urls(house, diagnostics)
-    font_dirs = house.dirs("fonts")
-    fonts = load_fonts(font_dirs, {d: house.shown(d) for d in font_dirs}, diagnostics)
-    diagnostics.raise_if_errors()
-    check_coverage([*articles, *fillers.all], fonts, diagnostics)
-    profile = find_profile(manifest.page.output_profile, manifest.root, house, diagnostics)
-    diagnostics.raise_if_errors()
-    articles, manifest = _print_colour(articles, manifest, profile)
-    return ReadForLayout(house, manifest, articles, fonts, profile, fillers)
-
-
 def warm_up(issue_dir: Path) -> None:
     """Read `issue_dir` and lay out its shortest article, as a resident process does before it
     forks commands (`typeset.resident`): their layouts find the fonts loaded and the house
@@ -204,57 +165,12 @@ def warm_up(issue_dir: Path) -> None:
     waits for)."""
     diagnostics = Diagnostics()
     read = read_issue(issue_dir, diagnostics)
-    know_faces(face_files(list(font_files(read.fonts))))
+    know_faces(face_files(list(read.fonts.files())))
     if read.articles:
         shortest = min(read.articles, key=lambda a: len(a.body_html))
         engine = Engine(read.manifest, read.articles, read.house, read.fonts, diagnostics)
         document = engine.render([shortest], {shortest.slug: None})
         write_part(document, engine.pages_of(document, shortest))
-
-
-def _proofreading_warnings(manifest: Manifest, diagnostics: Diagnostics) -> None:
-    """What `typeset check` finds, one warning per file and rule (the first place, the count):
-    a build is never stopped by it."""
-    by_file_and_rule: dict[tuple[str, str], list] = {}
-    for finding in proofread_issue(manifest):
-        by_file_and_rule.setdefault((finding.display, finding.rule), []).append(finding)
-    for (display, rule), findings in by_file_and_rule.items():
-        first = findings[0]
-        diagnostics.warning(n_("{message} (1 place)", "{message} ({count} places, this the first)", len(findings),
-                               message=first.message, count=len(findings)),
-                            file=display, line=first.line, column=first.column, key=rule,
-                            hint=_("`typeset check` lists every place; `--fix` corrects the safe kinds"))
-
-
-def _print_colour(articles, manifest: Manifest, profile: Path):
-    """Photos converted to CMYK for the output profile (cached); the articles and manifest use them."""
-    converted = []
-    for article in articles:
-        html = article.body_html
-        for figure in article.figures:
-            html = html.replace(figure.path.as_uri(), cmyk_image(figure.path, profile).as_uri())
-        converted.append(replace(article, body_html=html))
-    changes = {}
-    for key in ("cover", "inside_front_cover", "inside_back_cover", "back_cover"):
-        part = getattr(manifest, key)
-        if part is not None and part.image is not None:
-            changes[key] = replace(part, image=cmyk_image(part.image, profile))
-    return converted, replace(manifest, **changes)
-
-
-def check_coverage(articles, fonts: FontSet, diagnostics: Diagnostics) -> None:
-    """Every printed character of the articles (and fillers) must be in its role's font or a
-    declared fallback."""
-    for article in articles:
-        for line, role, text in article.text_lines:
-            if role not in fonts.roles:
-                continue
-            for char in fonts.uncovered(role, text):
-                diagnostics.error(
-                    _("character '{char}' (U+{code:04X}) is in no font of role '{role}' ({family}) or its fallbacks",
-                      char=char, code=ord(char), role=role, family=fonts.roles[role].family),
-                    file=article.display, line=line,
-                    hint=_("replace the character, or add a font that has it as a fallback in fonts/fonts.yaml"))
 
 
 def fit_issue(issue_dir: Path, diagnostics: Diagnostics, strict: bool = False,

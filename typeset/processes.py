@@ -1,14 +1,19 @@
 """How many processes a run may use: one per core, or as many as `-j N` says. Layouts
 (`body.planning`) and the preflight's Ghostscript separations share the number; this module
-imports nothing heavy, so `typeset preflight` asks it without loading WeasyPrint. And how
-Python's garbage collector runs while a build makes its layouts (`few_collections`)."""
+imports nothing heavy, so `typeset preflight` asks it without loading WeasyPrint. How
+Python's garbage collector runs while a build makes its layouts (`few_collections`). And work
+done beside the command's own in a child process (`forked`)."""
 
 from __future__ import annotations
 
 import contextvars
 import gc
 import os
+import pickle
 from contextlib import contextmanager
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 # Python's collector of reference cycles runs its young generation every 700 new objects (kept
 # as it is: young garbage goes soon), and looks at every object in older ones after 10 and 100
@@ -64,3 +69,33 @@ def frozen_for_fork():
     finally:
         if not frozen_before:
             gc.unfreeze()
+
+
+def forked(work: Callable[[], T]) -> Callable[[], T]:
+    """`work()` run in a child process forked now; the function returned waits for its result,
+    pickled back through a pipe. That raises ChildProcessError when the child ended without
+    one (`work` raised, or the child was killed): the caller does the work itself, where an
+    error shows as it always would. The child writes nothing but its result."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its result, then out, past the parent's exit handlers and buffers
+        os.close(reading)
+        code = 1
+        try:
+            answer = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writing, "wb") as pipe:
+                pipe.write(answer)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writing)
+
+    def result() -> T:
+        with os.fdopen(reading, "rb") as pipe:
+            answer = pipe.read()
+        _pid, status = os.waitpid(pid, 0)
+        if status != 0 or not answer:
+            raise ChildProcessError(f"the child process forked for {work!r} ended without a result")
+        return pickle.loads(answer)
+
+    return result

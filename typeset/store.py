@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .i18n import _
 
@@ -171,9 +171,49 @@ def _digest_file(path: Path) -> Path:
 def file_digest(path: Path) -> str:
     """The SHA-256 of the file's content (hex), read once per process for each state of the file
     (its size and time of change): a font of 20 MB is verified as a cache entry, then named by its
-    digest in the PDF parts (`link.face_files`); `typeset serve` builds again and again."""
+    digest in the PDF parts (`link.face_files`); `typeset serve` builds again and again. Or as
+    another process read it (`take_over`)."""
     stat = path.stat()
-    return _digest_of(path, stat.st_size, stat.st_mtime_ns)
+    state = (path, stat.st_size, stat.st_mtime_ns)
+    told = _told_digests.get(state)
+    return told if told is not None else _digest_of(*state)
+
+
+# digests another process read, by the state of the file (`take_over`)
+_told_digests: dict[tuple[Path, int, int], str] = {}
+
+
+@dataclass
+class Handover:
+    """What a child process learned of the caches, for the process that forked it to carry on
+    with (`inputs.issue.read_ahead`: the reading of a build): the notices it did not pass on, the
+    temporary folders it used for unusable ones, how each cache entry it used is made (for
+    `ensure`), and the digests of the files named (the font files the layouts name faces by:
+    0.14 s for the reference issue's eight)."""
+
+    notices: list[str]
+    fallbacks: dict[str, Path]
+    makers: dict[Path, Callable[[str], None]]
+    digests: dict[tuple[Path, int, int], str]
+
+
+def hand_over(files: Iterable[Path]) -> Handover:
+    """In a child process: what it learned, for `take_over` in its parent (the makers must pickle)."""
+    digests = {}
+    for path in files:
+        stat = path.stat()
+        digests[(path, stat.st_size, stat.st_mtime_ns)] = file_digest(path)
+    return Handover(take_notices(), dict(_fallbacks), dict(_makers), digests)
+
+
+def take_over(handover: Handover) -> None:
+    note(handover.notices)
+    for name, folder in handover.fallbacks.items():
+        if name not in _fallbacks:  # removed when this process ends, as if it had made it
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            _fallbacks[name] = folder
+    _makers.update(handover.makers)
+    _told_digests.update(handover.digests)
 
 
 @lru_cache(maxsize=256)

@@ -49,7 +49,6 @@ from ..pdf.overprint import overprint_painted
 from ..store import Inputs, digest, ensure, user_cache
 from . import columns, decorations, heads, justify, pushin, stylesheets
 from .html import ArticleBlock, render_html
-from .layoutcache import font_files
 from .measure import block_heights
 
 
@@ -62,7 +61,7 @@ class Engine:
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
-        self.font_config = _font_configuration(digest(Inputs(stamped=font_files(fonts))))
+        self.font_config = _font_configuration(digest(Inputs(stamped=fonts.files())))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
                                           *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
         self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names

@@ -125,7 +125,7 @@ class LayoutCache:
 
     def use_fonts(self, fonts: FontSet) -> None:
         """The fonts the layouts are made with: part of every key (with the code and libraries)."""
-        self.fingerprint = digest(Inputs(values=(code_digest(), engine_versions()), stamped=font_files(fonts)))
+        self.fingerprint = digest(Inputs(values=(code_digest(), engine_versions()), stamped=fonts.files()))
 
     def key(self, html: str, article: Article | None = None) -> str:
         # the photo's pixels set its height; the HTML has only its path
@@ -243,10 +243,6 @@ def engine_versions() -> str:
 
 
 ffi.cdef("const char * hb_version_string (void);")
-
-
-def font_files(fonts: FontSet) -> tuple[Path, ...]:
-    return tuple(sorted(face.file for role in fonts.roles.values() for face in role.faces))
 
 
 def _mtime(path: Path) -> float:

@@ -37,7 +37,7 @@ from .continuation import split_article
 from .engine import Engine, font_folders, know_faces, remove_font_folders, write_part
 from .filling import CLOSE_ENOUGH, TOLERANCE, Filling, at_loosest
 from .html import columns_of
-from .layoutcache import LayoutCache, Trial, font_files
+from .layoutcache import LayoutCache, Trial
 from .measure import ArticleFit, drop_fillers, measure, trial
 
 
@@ -108,7 +108,7 @@ def lay_out(manifest: Manifest, articles: list[Article], house: House, fonts: Fo
     """
     cache = cache if cache is not None else LayoutCache(None)
     cache.use_fonts(fonts)
-    faces = face_files(list(font_files(fonts)))
+    faces = face_files(list(fonts.files()))
     know_faces(faces)  # before the worker processes are forked
     planner = _Planner(Engine(manifest, articles, house, fonts, diagnostics), cache,
                        remember=cache.folder is not None or fitting,  # else nothing is looked up again

@@ -11,6 +11,7 @@ same families as the body, fully embedded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from fontTools import subset
@@ -72,7 +73,7 @@ def truetype_subset(source: Path, text: str) -> Path:
     """A cached TrueType file holding the glyphs of `text` from the font `source`."""
     chars = "".join(sorted(set(text) | _ALWAYS))
     key = digest(Inputs(values=(chars, "source-date"), stamped=(source,)))[:24]
-    return cached_file(user_cache("reportlab"), f"{source.stem}-{key}.ttf", lambda temp: _subset(source, chars, temp))
+    return cached_file(user_cache("reportlab"), f"{source.stem}-{key}.ttf", partial(_subset, source, chars))
 
 
 def _subset(source: Path, chars: str, target: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from array import array
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import yaml
@@ -59,21 +59,26 @@ class Role:
 def _face_codepoints(path: Path, size: int, mtime_ns: int) -> frozenset[int]:
     """The code points a font file maps. Reading a CJK cmap takes a quarter of a second, so they
     are kept on disk next to the extracted faces and for the life of the process (typeset serve)."""
-    def make(temp: str) -> None:
-        font = TTFont(path, lazy=True)
-        try:
-            Path(temp).write_bytes(array("I", sorted(font.getBestCmap() or {})).tobytes())
-        finally:
-            font.close()
-
     name = f"cmap-{digest(Inputs(stamped=(path,)))[:24]}.bin"
-    return frozenset(array("I", cached_file(user_cache("fonts"), name, make).read_bytes()))
+    return frozenset(array("I", cached_file(user_cache("fonts"), name, partial(_write_codepoints, path)).read_bytes()))
+
+
+def _write_codepoints(path: Path, target: str) -> None:
+    font = TTFont(path, lazy=True)
+    try:
+        Path(target).write_bytes(array("I", sorted(font.getBestCmap() or {})).tobytes())
+    finally:
+        font.close()
 
 
 @dataclass
 class FontSet:
     roles: dict[str, Role]
     _stamps: dict[str, tuple] = field(default_factory=dict)  # role -> the faces of its stack, by `Role.stamps`
+
+    def files(self) -> tuple[Path, ...]:
+        """The font files of every face, in order."""
+        return tuple(sorted(face.file for role in self.roles.values() for face in role.faces))
 
     def stack(self, role: str) -> list[str]:
         """The role followed by its declared fallbacks, for font-family."""
@@ -253,6 +258,13 @@ def _single_face(path: Path, family: str) -> Path:
         available = sorted({n for f in collection.fonts for n in _family_names(f)})
         raise ValueError(_("collection has no face of {family} (it has {names})", family=family,
                            names=", ".join(available)))
-    font.recalcTimestamp = False  # the face's own date: the extract must not depend on when it was made
     key = digest(Inputs(values=(str(number), "source-date"), stamped=(path,)))[:20]
-    return cached_file(user_cache("fonts"), f"{path.stem}-{number}-{key}.otf", font.save)
+    return cached_file(user_cache("fonts"), f"{path.stem}-{number}-{key}.otf", partial(_extract_face, path, number))
+
+
+def _extract_face(path: Path, number: int, target: str) -> None:
+    """Face `number` of the collection `path` written to `target`, as it is once its names are read."""
+    font = TTCollection(path, lazy=True).fonts[number]
+    _family_names(font)  # read, the name table is written as fontTools compiles it
+    font.recalcTimestamp = False  # the face's own date: the extract must not depend on when it was made
+    font.save(target)

@@ -9,6 +9,7 @@ house CSS (`device-cmyk()`), and black text is K only.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PIL import Image, ImageCms
@@ -37,7 +38,7 @@ def cmyk_image(path: Path, profile: Path) -> Path:
         if image.mode in ("CMYK", "L", "1"):
             return path
     name = f"{path.stem}-{digest(Inputs(files=(path, profile)))[:32]}.jpg"
-    return cached_file(user_cache("cmyk"), name, lambda temp: _convert(path, profile, temp))
+    return cached_file(user_cache("cmyk"), name, partial(_convert, path, profile))
 
 
 def _convert(path: Path, profile: Path, target: str) -> None:

@@ -70,7 +70,8 @@ def _build(request, quiet: bool) -> None:
     try:
         inputs, outcome = last_build(request)  # before the build's modules are imported: an unchanged issue at once
         if outcome is None:
-            _read_ahead(request)
+            if request.proof is None:
+                _read_ahead(request.issue_dir, request.strict, request.display_root)
             from .build import run
 
             outcome = run(request, diagnostics, inputs)
@@ -99,16 +100,16 @@ def _build(request, quiet: bool) -> None:
         sys.exit(EXIT_PLAN)
 
 
-def _read_ahead(request) -> None:
-    """A build's reading started in a child process while this one imports the layout engine and
+def _read_ahead(issue_dir: Path, strict: bool, display_root: str) -> None:
+    """The issue's reading started in a child process while this one imports the layout engine and
     the PDF libraries (a fresh command: 0.8 s of imports against 0.7 s of reading the reference
     issue). Not with -j 1, and not in a resident process's child, which has them imported."""
     from .processes import workers
 
-    if request.proof is None and "weasyprint" not in sys.modules and workers() > 1:
+    if "weasyprint" not in sys.modules and workers() > 1:
         from .inputs.issue import read_ahead
 
-        read_ahead(request.issue_dir, request.strict, request.display_root)
+        read_ahead(issue_dir, strict, display_root)
 
 
 _ISSUE = click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -198,9 +199,11 @@ def fit(issue_dir: Path, strict: bool, as_json: bool, verbose: bool, jobs: int |
     try:
         with _progress(False, verbose, machine_output=as_json):
             from .processes import use_workers
-            from .build import fit_issue
 
             with use_workers(jobs):
+                _read_ahead(issue_dir, strict, str(issue_dir))
+                from .build import fit_issue
+
                 report = fit_issue(issue_dir, diagnostics, strict=strict, display_root=str(issue_dir))
     except InputError:
         show(diagnostics.items)

@@ -10,6 +10,7 @@ import contextvars
 import gc
 import os
 import pickle
+import sys
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
@@ -82,6 +83,7 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
         os.close(reading)
         code = 1
         try:
+            _own_standard_streams()
             answer = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writing, "wb") as pipe:
                 pipe.write(answer)
@@ -99,3 +101,16 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
         return pickle.loads(answer)
 
     return result
+
+
+def _own_standard_streams() -> None:
+    """In a forked child: sys.stdout and sys.stderr anew on the same files. A thread of the parent
+    (the progress line) may have held their locks as it forked, and a child that then warned
+    would wait for them for ever, and its parent with it."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            setattr(sys, name, open(os.dup(stream.fileno()), "w", encoding=stream.encoding,
+                                    errors=stream.errors, buffering=1))
+        except (AttributeError, OSError, ValueError):  # no such file: nothing written there
+            setattr(sys, name, open(os.devnull, "w"))

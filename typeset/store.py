@@ -173,10 +173,15 @@ def file_digest(path: Path) -> str:
     (its size and time of change): a font of 20 MB is verified as a cache entry, then named by its
     digest in the PDF parts (`link.face_files`); `typeset serve` builds again and again. Or as
     another process read it (`take_over`)."""
-    stat = path.stat()
-    state = (path, stat.st_size, stat.st_mtime_ns)
+    state = _state_of(path)
     told = _told_digests.get(state)
     return told if told is not None else _digest_of(*state)
+
+
+def _state_of(path: Path) -> tuple[Path, int, int]:
+    """A file as `file_digest` knows it: by its size and time of change."""
+    stat = path.stat()
+    return path, stat.st_size, stat.st_mtime_ns
 
 
 # digests another process read, by the state of the file (`take_over`)
@@ -199,10 +204,7 @@ class Handover:
 
 def hand_over(files: Iterable[Path]) -> Handover:
     """In a child process: what it learned, for `take_over` in its parent (the makers must pickle)."""
-    digests = {}
-    for path in files:
-        stat = path.stat()
-        digests[(path, stat.st_size, stat.st_mtime_ns)] = file_digest(path)
+    digests = {_state_of(path): file_digest(path) for path in files}
     return Handover(take_notices(), dict(_fallbacks), dict(_makers), digests)
 
 

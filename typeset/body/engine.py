@@ -63,7 +63,7 @@ class Engine:
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
         self.font_config = _font_configuration(digest(Inputs(stamped=fonts.files())))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
-                                          *(f.file.parent for r in fonts.roles.values() for f in r.faces)], diagnostics)
+                                          *(path.parent for path in fonts.files())], diagnostics)
         self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names
 
     def html(self, articles: list[Article], starts: dict[str, int | None]) -> str:

@@ -56,6 +56,9 @@ def main() -> None:
     try:
         command_line(args=argv, prog_name=_program_name())
     finally:
+        # the collector's last run at the exit looks at every object the command left (a build's
+        # heap: 0.2 s of a one-article edit's 2 s), which the process's end frees all the same
+        gc.freeze()
         if key:
             start(_issue_folder(argv), key)
 

@@ -1,10 +1,12 @@
 """Chinese typography (clreq, GB/T 15834): the spans of cjk.py, the justification of justify.py,
 checked on laid-out lines, and the audit of the built reference issue."""
 
+import io
 import json
 import re
 from pathlib import Path
 
+import pdfplumber
 import pytest
 import weasyprint
 from conftest import DEMO, REFERENCE
@@ -90,14 +92,18 @@ def house_css():
 
 
 def lay_out_paragraphs(css: str, body: str, width_em: int = 20):
+    document = paragraphs_document(css, body, width_em)
+    return [line for page in document.pages for line in _content_lines(page._page_box)]
+
+
+def paragraphs_document(css: str, body: str, width_em: int = 20):
+    """The paragraphs of `body` in a column `width_em` wide, set in the house style: the document."""
     install_weasyprint_extensions()
     html = (f'<html lang="zh-Hans-CN"><style>{css} @page {{ size: 150mm 200mm; margin: 10mm; }}'
             f".article {{ width: {width_em}em; break-before: auto; }}</style>"
             f'<body><article class="article columns-1"><div class="article-body">{refine(body, END)}'
             "</div></article></body></html>")
-    document = weasyprint.HTML(string=html).render()
-    lines = [line for page in document.pages for line in _content_lines(page._page_box)]
-    return lines
+    return weasyprint.HTML(string=html).render()
 
 
 def line_right(line) -> float:
@@ -202,6 +208,39 @@ def test_a_line_is_measured_in_its_draft_as_weasyprint_measures_it_alone(house_c
     twice = laid_out()
     assert once[0] == twice[0] and len(once[0]) > 15
     assert once[1] + 15 <= twice[1], (once[1], twice[1])  # a layout fewer a line
+
+
+@pytest.mark.parametrize("tracking", ["0", "0.03em"])
+def test_layouts_share_their_set_up_and_come_out_as_weasyprint_sets_each_up(house_css, monkeypatch, tracking):
+    """shaping: the Pango context of each direction and language, and each font description,
+    made once for every layout that asks for it; every line comes out where WeasyPrint's own
+    set-up of each layout puts it (Chinese, an English phrase, tracking, an underline, bold)."""
+    from weasyprint.text import line_break
+
+    install_weasyprint_extensions()
+    css = house_css + f" .article-body p {{ letter-spacing: {tracking} }}"
+    body = (f'<p>{PARAGRAPH * 2}<span lang="en">Set in Beijing, 2024</span><u>下划线的字</u><strong>加粗的字</strong><span style="font-family: var(--font-hei); font-weight: 700">更粗的字</span>{PARAGRAPH}</p>'
+            f"<p>{PARAGRAPH}</p>")
+    set_ups = []
+    shared_set_up = line_break.Layout.setup
+    monkeypatch.setattr(line_break.Layout, "setup", lambda layout, style: set_ups.append(style.font_config)
+                        or shared_set_up(layout, style))
+
+    def laid_out_and_drawn():
+        document = paragraphs_document(css, body)
+        lines = [line for page in document.pages for line in _content_lines(page._page_box)]
+        with pdfplumber.open(io.BytesIO(document.write_pdf())) as pdf:
+            # each character with the font it is drawn in (the name less its subset tag) and where
+            drawn = [(char["text"], char["fontname"].split("+")[-1], round(char["x0"], 2), round(char["top"], 2))
+                     for page in pdf.pages for char in page.chars]
+        return [(_line_text(line), round(line.position_y, 3), round(line_right(line), 3)) for line in lines], drawn
+
+    shared = laid_out_and_drawn()
+    contexts = set_ups[-1].__dict__["_typeset_contexts"]
+    assert set(contexts) == {("ltr", "zh-Hans-CN"), ("ltr", "en")} and len(set_ups) > 100
+    assert len({font for _text, font, _x, _y in shared[1]}) >= 3  # the bold words: faces of their own
+    monkeypatch.setattr(line_break.Layout, "setup", shared_set_up.weasyprint)
+    assert laid_out_and_drawn() == shared and len(shared[0]) > 8
 
 
 def test_a_line_pushes_in_a_piece_that_starts_in_the_next_inline_box(house_css):

@@ -47,7 +47,7 @@ from ..inputs.manifest import Manifest
 from ..progress import current
 from ..pdf.overprint import overprint_painted
 from ..store import Inputs, digest, ensure, user_cache
-from . import columns, decorations, heads, justify, pushin, stylesheets
+from . import columns, decorations, heads, justify, pushin, shaping, stylesheets
 from .html import ArticleBlock, render_html
 from .measure import block_heights
 
@@ -142,6 +142,7 @@ def install_extensions() -> None:
     columns.install()
     stylesheets.install()
     decorations.install()
+    shaping.install()
     _subset_fonts_in_parallel()
     _face_files_read_when_needed()
     _pages_shown_and_cut()

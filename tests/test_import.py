@@ -1,14 +1,16 @@
 """typeset import: Word files (made here with python-docx) to articles."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
-from conftest import DEMO, REFERENCE, run_cli, write_issue
+from conftest import DEMO, REFERENCE, REPO, run_cli, write_issue
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
@@ -114,6 +116,24 @@ def test_structure_images_notes_and_cleaning(tmp_path, author_file):
     assert manifest.startswith("# the issue\nmagazine: {name: 测试刊}  # kept\n")
     assert manifest.endswith("  - title: 专题\n    articles: []\n  - title: 经验与探索\n    articles:\n"
                              '      - file: articles/01-article.md\n        pages: "3-4"\n')
+
+
+def test_images_need_an_issue_folder_said_in_the_language_of_the_user(author_file):
+    """Printed to standard output, the article could not take its images: nothing is written."""
+    def run(lang: str) -> subprocess.CompletedProcess:
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("TYPESET_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+        return subprocess.run([sys.executable, "-m", "typeset", "import", str(author_file)], capture_output=True,
+                              text=True, cwd=REPO, env={**env, "LANG": lang})
+
+    chinese, english = run("zh_CN.UTF-8"), run("C.UTF-8")
+    assert chinese.returncode == english.returncode == 1 and chinese.stdout == english.stdout == ""
+    assert chinese.stderr.splitlines() == [f"{author_file} 文档里有 1 张图片",
+                                           "  提示：用 --into 导入到一期的文件夹，图片放进它的 images/",
+                                           "错误：文件未导入；未写出任何文件"]
+    assert english.stderr.splitlines() == [f"{author_file} the document has 1 image",
+                                           "  hint: import it --into an issue folder, where its images/ can take them",
+                                           "error: the file was not imported; nothing was written"]
 
 
 def test_tracked_changes_and_comments_are_refused_unless_asked(tmp_path):

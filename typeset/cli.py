@@ -308,11 +308,12 @@ def import_command(docx_file: Path, issue_dir: Path | None, section: str | None,
         imported = import_docx(docx_file, diagnostics, accept_changes=accept_changes, drop_comments=drop_comments,
                                verbatim=verbatim, image_prefix=slug)
         if imported.images and issue_dir is None:
-            diagnostics.error(f"the document has {len(imported.images)} image(s)", file=str(docx_file),
-                              hint="import it --into an issue folder, where its images/ can take them")
+            diagnostics.error(n_("the document has {count} image", "the document has {count} images",
+                                 len(imported.images), count=len(imported.images)), file=str(docx_file),
+                              hint=_("import it --into an issue folder, where its images/ can take them"))
             diagnostics.raise_if_errors()
     except InputError:
-        show(diagnostics.items, "error: the file was not imported; nothing was written")
+        show(diagnostics.items, _("error: the file was not imported; nothing was written"))
         sys.exit(EXIT_INPUT)
     if issue_dir is None:
         click.echo(imported.markdown(), nl=False)

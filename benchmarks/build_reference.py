@@ -19,6 +19,7 @@ temporary folder, so ../shared stays untouched; the resident process is stopped 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -156,8 +157,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         issue = writable_copy(args.issue, Path(temp) / "issue")
+        # typeset's bytecode, as setup.sh leaves it: the untimed build would not write it where
+        # Python may not (PYTHONDONTWRITEBYTECODE), and every command would compile the package
+        compileall.compile_dir(REPO / "typeset", quiet=1)
         try:
-            _, _, code = run_once(issue, Path(temp) / "warm")  # font caches, CMYK images, bytecode; the resident process
+            _, _, code = run_once(issue, Path(temp) / "warm")  # font caches, CMYK images; the resident process
             if code not in (0, 3):
                 sys.exit(f"build failed with exit code {code}")
             time.sleep(5)  # the resident process's imports and warm-up: in the background, between a user's commands

@@ -231,6 +231,25 @@ def test_weasyprint_is_handed_the_font_files_by_link_not_by_copy(planned_issue, 
     assert font.stat().st_size == size and [p.name for p in tmp_path.iterdir()] == ["face"]
 
 
+def test_weasyprint_is_handed_the_font_files_mapped_not_read(planned_issue, monkeypatch):
+    """WeasyPrint read every face whole before handing it to its font folder (143 MB for the
+    reference issue's six faces, in each process's first layout); the engine's fetcher hands it
+    the issue's font files mapped, and the folder links each to its file as before."""
+    import mmap
+
+    from typeset.body import engine
+
+    handed = []
+    write_bytes = engine._FontFolder.write_bytes
+    monkeypatch.setattr(engine._FontFolder, "write_bytes",
+                        lambda folder, data: handed.append(type(data)) or write_bytes(folder, data))
+    monkeypatch.setattr(engine, "_font_configurations", {})  # a process's first layout: every face added
+    layout_of(planned_issue, jobs=1)
+    folders = [config._folder for config in engine._font_configurations.values()]
+    assert len(handed) >= 4 and set(handed) == {mmap.mmap}
+    assert all(face.is_symlink() for folder in folders for face in folder.iterdir())
+
+
 def test_a_layout_process_that_dies_ends_the_build_with_an_error(planned_issue, monkeypatch):
     """A worker process killed (or crashed in a library) mid-layout: the build says so and ends,
     where a multiprocessing pool forked another and waited for ever for the lost work."""

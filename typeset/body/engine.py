@@ -62,10 +62,11 @@ class Engine:
         if house.style is None:  # callers that did not read the house style with the inputs
             house = replace(house, style=load_house_style(house, diagnostics))
         self.manifest, self.house, self.fonts, self.diagnostics = manifest, house, fonts, diagnostics
-        self.font_config = _font_configuration(digest(Inputs(stamped=fonts.files())))
+        font_files = fonts.files()
+        self.font_config = _font_configuration(digest(Inputs(stamped=font_files)))
         self.fetcher = _SandboxedFetcher([manifest.root, *house.roots, user_cache("cmyk"),
-                                          *(path.parent for path in fonts.files())], diagnostics,
-                                         faces=frozenset(path.resolve() for path in fonts.files()))
+                                          *(path.parent for path in font_files)], diagnostics,
+                                         faces=frozenset(path.resolve() for path in font_files))
         self.names = {a.slug: f"a{i}" for i, a in enumerate(articles)}  # CSS page names
 
     def html(self, articles: list[Article], starts: dict[str, int | None]) -> str:

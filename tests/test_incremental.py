@@ -49,6 +49,47 @@ def test_an_edit_re_lays_out_only_its_article_and_builds_what_a_cold_build_does(
     assert "校对改动：这一段" in pdf_text_by_page(out / "issue.pdf")[start].replace("\n", "")
     # the entries of the article as it was are gone: the cache holds what a cold build keeps
     def entries_in(folder):
-        return sorted(p.name for pattern in ("*.json", "*.pdf", "*.subset") for p in folder.glob(pattern))
+        return sorted(p.name for pattern in ("*.json", "*.pdf", "*.subset", "*.front") for p in folder.glob(pattern))
 
     assert entries_in(out / ".cache" / "layout") == entries_in(tmp_path / "fresh" / ".cache" / "layout")
+
+
+def test_the_front_pages_are_drawn_again_only_when_what_they_show_changes(tmp_path):
+    issue = tmp_path / "demo"
+    shutil.copytree(DEMO, issue, ignore=shutil.ignore_patterns("build"))
+    manifest = issue / "issue.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "inside_back_cover:\n  image: images/inside-back.jpg\n", ""), encoding="utf-8")
+    out = tmp_path / "out"
+
+    def build() -> tuple[list[str], dict[str, int]]:
+        result = run_cli("build", str(issue), "-o", str(out), "-q")
+        assert result.returncode == 0, result.stderr
+        said = [line for line in result.stderr.splitlines() if "封三" in line]
+        return said, {p.name: p.stat().st_mtime_ns for p in (out / ".cache" / "layout").glob("*.front")}
+
+    said, drawn = build()
+    assert said == ["warning: no inside_back_cover in issue.yaml: 封三 is blank"] and len(drawn) == 1
+    covers = _cover_and_contents_text(out)
+
+    # an edit of the text: the cover and contents pages come from the cache, with what drawing them said
+    path = issue / EDITED
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("中文标点大多占一个字的宽度", "中文标点一般占一个字的宽度", 1), encoding="utf-8")
+    assert build() == (said, drawn)
+    assert _cover_and_contents_text(out) == covers
+
+    # a title the contents page shows: drawn again, and the entry of the old one is gone
+    path.write_text(path.read_text(encoding="utf-8").replace("title: 标点挤压与行首行尾禁则", "title: 标点挤压新说", 1),
+                    encoding="utf-8")
+    said_again, drawn_again = build()
+    assert said_again == said and len(drawn_again) == 1 and drawn_again.keys() != drawn.keys()
+    contents = _cover_and_contents_text(out)[2].replace("\n", "")
+    assert "标点挤压新说" in contents and "标点挤压与行首行尾禁则" not in contents
+
+
+def _cover_and_contents_text(out) -> list[str]:
+    """封一, 封二 and the contents page (folio 2) of the issue."""
+    labels = json.loads((out / "report.json").read_text(encoding="utf-8"))["page_labels"]
+    pages = pdf_text_by_page(out / "issue.pdf")
+    return [pages[0], pages[1], pages[labels.index("2")]]

@@ -251,13 +251,15 @@ def test_the_ink_of_a_page_of_flat_colours_is_bounded_without_rendering_it(demo_
 
 
 def test_the_cover_file_is_made_and_checked_beside_with_the_processes_the_build_may_use(monkeypatch):
-    """The cover's file for the printer is made and checked in a thread of its own while the body
-    is linked: `-j N` reaches it, so the Ghostscript separations of a `-j 1` build start one
-    process at a time (a thread starts with an empty context: it saw one per core before)."""
+    """With the cover pages from the layout cache, the cover's file for the printer is made and
+    checked in a thread of its own while the body is linked: `-j N` reaches it, so the
+    Ghostscript separations of a `-j 1` build start one process at a time (a thread starts with
+    an empty context: it saw one per core before)."""
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from typeset import build
+    from typeset.diagnostics import Diagnostic, Diagnostics
+    from typeset.frontpages import stage
     from typeset.pdf.preflight import PreflightReport
     from typeset.processes import use_workers, workers
 
@@ -267,12 +269,20 @@ def test_the_cover_file_is_made_and_checked_beside_with_the_processes_the_build_
         seen.append((name, data, workers()))
         return PreflightReport(name)
 
-    monkeypatch.setattr(build, "preflight", check)
-    monkeypatch.setattr(build, "subset_tagged", lambda pdf: pdf + b" tagged")
-    monkeypatch.setattr(build, "print_file", lambda pdf, pages, title, condition: pdf + f" {pages} {title}".encode())
+    monkeypatch.setattr(stage, "preflight", check)
+    monkeypatch.setattr(stage, "subset_tagged", lambda pdf: pdf + b" tagged")
+    monkeypatch.setattr(stage, "print_file", lambda pdf, pages, title, condition: pdf + f" {pages} {title}".encode())
+    monkeypatch.setattr(stage, "_recipe", lambda inputs: "the recipe")
+    said = Diagnostic("warning", "no back_cover in issue.yaml: 封四 is blank")
+    kept = SimpleNamespace(stored=lambda recipe, kind: stage._packed(b"covers", b"contents", [said])
+                           if (recipe, kind) == ("the recipe", "front") else None)
     manifest = SimpleNamespace(page=SimpleNamespace(binding="saddle"), magazine=SimpleNamespace(name="机关党建"),
                                issue=SimpleNamespace(label="2024年第5期"))
+    inputs = stage.FrontPagesInputs(manifest, None, None, [], 48, None, {}, set())
+    diagnostics = Diagnostics()
     with use_workers(1), ThreadPoolExecutor(1) as pool:
-        cover, report = build._cover_beside(pool, manifest, b"covers", 48, None, build._PagesChecked()).result()
+        front = stage.front_pages_beside(inputs, kept, pool)(diagnostics)
+    cover = front.cover_file
+    assert (front.covers, front.contents, diagnostics.items) == (b"covers", b"contents", [said])
     assert cover == "covers tagged [0, 1, 2, 3] 机关党建 2024年第5期 封面".encode()
-    assert seen == [("cover.pdf", cover, 1)] and report.file == "cover.pdf"
+    assert seen == [("cover.pdf", cover, 1)] and front.cover_check.file == "cover.pdf"

@@ -8,11 +8,9 @@ build still stands (request.py, before this module is imported) and prints the o
 
 from __future__ import annotations
 
-import contextvars
 import json
-import math
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,9 +18,7 @@ from .body.engine import Engine, know_faces, write_part
 from .body.layoutcache import LayoutCache
 from .body.planning import BodyLayout, lay_out
 from .diagnostics import Diagnostics, OutputError
-from .frontpages.contents import build_contents, contents_text
-from .frontpages.covers import build_covers, cover_text
-from .frontpages.fonts import reportlab_fonts
+from .frontpages.stage import COVER_PDF, FrontPagesInputs, front_pages_beside
 from .i18n import _
 from .inputs.copyfit import Setting
 from .inputs.fonts import FontSet, load_fonts
@@ -30,12 +26,12 @@ from .inputs.house import House, find_house
 from .inputs.housestyle import load_house_style
 from .inputs.issue import read_for_layout, read_issue
 from .inputs.manifest import MANIFEST_NAME, Manifest, load_manifest
-from .pdf.assemble import assemble_issue, subset_tagged
+from .pdf.assemble import assemble_issue
 from .pdf.link import face_files
 from .pdf.package import PACKAGE, package_zip
 from .pdf.pages import page_images
 from .pdf.preflight import PreflightReport, preflight, preflight_warning
-from .pdf.printfiles import PrintCondition, cover_spreads, print_file
+from .pdf.printfiles import PrintCondition, print_file
 from .pdf.proof import build_time, proof_pdf
 from .processes import few_collections
 from .progress import current, session
@@ -45,7 +41,6 @@ from .store import PREFLIGHT_CACHE, Inputs, digest, take_notices, write_atomic
 
 ISSUE_PDF = "issue.pdf"  # reading order, trimmed pages
 INTERIOR_PDF = "interior.pdf"  # body pages for the printer, with marks
-COVER_PDF = "cover.pdf"  # 封一–封四 for the printer, with marks
 PROOF_PDF = "proof.pdf"
 PROOF_PNG_DPI = 80
 WRITERS = 4  # threads writing the outputs: the writes and syncs let go of the interpreter
@@ -189,37 +184,34 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
     cache = LayoutCache(out_dir)
     laid_out = lay_out_issue(issue_dir, diagnostics, strict, display_root, cache, out_dir)
     manifest, body = laid_out.manifest, laid_out.body
-    progress = current()
-    with progress.step("frontpages"):
-        fonts = reportlab_fonts(laid_out.fonts, cover_text(manifest) + contents_text(manifest, body.fits))
-        style = laid_out.house.style
-        covers_pdf = build_covers(manifest, style, fonts, diagnostics)
-        contents_pdf = build_contents(manifest, style, body.fits, fonts, diagnostics) \
-            if manifest.contents_pages else None
     condition = PrintCondition(laid_out.profile, manifest.page.pdfx)
     known = _pages_checked(out_dir)
     outputs = {"issue": ISSUE_PDF, "interior": INTERIOR_PDF, "cover": COVER_PDF}
-    with ThreadPoolExecutor(1) as beside:
-        cover = _cover_beside(beside, manifest, covers_pdf, len(body.folios), condition, known)
-        with progress.step("assemble"):
-            assembled = assemble_issue(manifest, body, body.write_pdf(), covers_pdf, contents_pdf)
-        if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
-            diagnostics.warning(_("{pages} pages: a saddle-stitched issue needs a multiple of 4",
-                                  pages=len(assembled.labels)),
-                                file=manifest.display(manifest.root / MANIFEST_NAME), key="sections",
-                                hint=_("plan pages so that covers + body come to a multiple of 4, "
-                                       "or set page.binding: perfect"))
-        with progress.step("printfiles"):
-            interior = print_file(assembled.pdf, [i for i, label in enumerate(assembled.labels) if label.isdigit()],
-                                  f"{_title(manifest)} 内文", condition)
-        with progress.step("preflight"):
-            checked = {"interior": preflight(INTERIOR_PDF, data=interior, known_ink=known.ink, known_clean=known.clean)}
-            cover_pdf, checked["cover"] = cover.result()
+    progress = current()
+    with ThreadPoolExecutor(1) as beside, progress.step("assemble"):
+        front_pages = front_pages_beside(FrontPagesInputs(manifest, laid_out.house.style, laid_out.fonts, body.fits,
+                                                          len(body.folios), condition, known.ink, known.clean),
+                                         cache, beside)
+        body_pdf = body.write_pdf()
+        front = front_pages(diagnostics)
+        assembled = assemble_issue(manifest, body, body_pdf, front.covers, front.contents)
+    if manifest.page.binding == "saddle" and len(assembled.labels) % 4:
+        diagnostics.warning(_("{pages} pages: a saddle-stitched issue needs a multiple of 4",
+                              pages=len(assembled.labels)),
+                            file=manifest.display(manifest.root / MANIFEST_NAME), key="sections",
+                            hint=_("plan pages so that covers + body come to a multiple of 4, "
+                                   "or set page.binding: perfect"))
+    with progress.step("printfiles"):
+        interior = print_file(assembled.pdf, [i for i, label in enumerate(assembled.labels) if label.isdigit()],
+                              f"{_title(manifest)} 内文", condition)
+    with progress.step("preflight"):
+        checked = {"interior": preflight(INTERIOR_PDF, data=interior, known_ink=known.ink, known_clean=known.clean),
+                   "cover": front.cover_check}
     checks, pages_checked = _preflight_findings(checked, outputs, diagnostics)
     _cache_warnings(diagnostics)
     report = BuildReport.of(manifest, body, outputs, diagnostics, assembled.labels)
     report.preflight = checks
-    files = {ISSUE_PDF: assembled.pdf, INTERIOR_PDF: interior, COVER_PDF: cover_pdf,
+    files = {ISSUE_PDF: assembled.pdf, INTERIOR_PDF: interior, COVER_PDF: front.cover_file,
              str(PREFLIGHT_CACHE): pages_checked.as_json()}
     return BuildResult(out_dir, report, files={**files, **cache.files()}, stale=cache.stale())
 
@@ -232,28 +224,6 @@ def _cache_warnings(diagnostics: Diagnostics) -> None:
 
 def _title(manifest: Manifest) -> str:
     return f"{manifest.magazine.name} {manifest.issue.label}"
-
-
-def _cover_beside(pool: ThreadPoolExecutor, manifest: Manifest, covers_pdf: bytes, body_pages: int,
-                  condition: PrintCondition, known: _PagesChecked) -> Future:
-    """The cover's file for the printer (封一–封四, as spreads around the spine for perfect binding)
-    made from the cover pages and checked on `pool`, in this thread's context (where `-j N` is:
-    Ghostscript's processes): (the file, its preflight report). It needs nothing of the body but
-    its number of pages, so it is made while the body's parts are linked, and its Ghostscript
-    runs on the core the linking leaves (a cold build's preflight 0.33-0.40 s -> 0.26-0.27 s)."""
-    return pool.submit(contextvars.copy_context().run, _checked_cover, manifest, covers_pdf, body_pages, condition,
-                       known)
-
-
-def _checked_cover(manifest: Manifest, covers_pdf: bytes, body_pages: int, condition: PrintCondition,
-                   known: _PagesChecked) -> tuple[bytes, PreflightReport]:
-    pages, title = subset_tagged(covers_pdf), f"{_title(manifest)} 封面"
-    if manifest.page.binding == "perfect":
-        spine = math.ceil(body_pages / 2) * manifest.page.caliper_mm
-        cover = cover_spreads(pages, [0, 1, 2, 3], spine, manifest.page.bleed_mm, title, condition)
-    else:
-        cover = print_file(pages, [0, 1, 2, 3], title, condition)
-    return cover, preflight(COVER_PDF, data=cover, known_ink=known.ink, known_clean=known.clean)
 
 
 @dataclass

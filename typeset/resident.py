@@ -265,8 +265,10 @@ def serve_forever(key: str, issue_dir: Path | None = None) -> None:
 
 def _import_the_stages() -> None:
     """Everything the handed-off commands import (cli.py imports the stages where they are needed)."""
-    import typeset.build  # noqa: F401  (the layout engine, pikepdf, ReportLab)
+    import typeset.build  # noqa: F401  (the layout engine, pikepdf)
     import typeset.cli  # noqa: F401
+    import typeset.frontpages.contents  # noqa: F401  (ReportLab: build.py imports it where it draws)
+    import typeset.frontpages.covers  # noqa: F401
     import typeset.inputs.proofread  # noqa: F401  (check)
     import typeset.pdf.diff  # noqa: F401
     import typeset.pdf.preflight  # noqa: F401

@@ -8,7 +8,7 @@ needs: the number of pages, the lines placed on each, and how far each column of
 ends short of the foot. The layout an article
 keeps has its pages too, as a PDF part (`engine.write_part`): the issue's PDF is linked from
 the parts (`pdf.link`), so an article is never laid out again to be printed; the font subsets
-the linker made are kept as well.
+the linker made are kept as well, and the cover and contents pages (`LayoutCache.store`).
 
 Entries live under OUT_DIR/.cache/layout/ as small JSON files and PDF parts, written with the
 build's outputs (never on an input error) by atomic rename, so two builds at once only ever
@@ -37,6 +37,7 @@ from ..inputs.fonts import FontSet
 from ..store import LAYOUT_CACHE, Inputs, code_digest, digest, note_damaged
 
 FOLDER = LAYOUT_CACHE
+ENTRY_KINDS = ("subset", "front")  # what `LayoutCache.store` keeps: the linker's font subsets, the front pages
 
 
 def whole_lines(height: float, pitch: float) -> int:
@@ -111,7 +112,7 @@ class LayoutCache:
         self.used: set[str] = set()
         self.new: dict[str, Trial] = {}
         self.new_parts: dict[str, bytes] = {}
-        self.new_subsets: dict[str, bytes] = {}
+        self.new_entries: dict[str, tuple[str, bytes]] = {}  # key -> (kind, data): `store`
         # the layouts whose parts the build printed (None: all it used): a part written ahead of
         # need for a layout that was only a trial after all is not kept, as a cold build keeps none
         self.printed: set[str] | None = None
@@ -183,24 +184,40 @@ class LayoutCache:
     def subset(self, recipe: str, make: Callable[[], bytes]) -> bytes:
         """A font subset the linker makes (`pdf.link`: `recipe` names the face and the glyphs; the
         key adds the code and libraries, HarfBuzz among them), from the cache or `make()`: an
-        edit that brings no new character to a face needs no new subset of it. The file holds
-        the SHA-256 of what `make` gave (the linker's compressed program) before it."""
-        key = digest(Inputs(values=(self.fingerprint, recipe)))[:32]
+        edit that brings no new character to a face needs no new subset of it."""
+        found = self.stored(recipe, "subset")
+        if found is None:
+            found = make()
+            self.store(recipe, "subset", found)
+        return found
+
+    def stored(self, recipe: str, kind: str) -> bytes | None:
+        """An entry of `kind` the build makes beside the layouts (the linker's font subsets, the
+        front pages), by `recipe` (the key adds the code, libraries and fonts), if it is there and
+        whole. The file holds the SHA-256 of the entry before it."""
+        key = self._entry_key(recipe)
         self.used.add(key)
-        if key in self.new_subsets:
-            return self.new_subsets[key]
-        if self.folder is not None:
-            path = self.folder / f"{key}.subset"
-            try:
-                stored = path.read_bytes()
-            except OSError:
-                stored = None
-            if stored is not None:
-                if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
-                    return stored[65:]
-                self._damaged(path)  # made again; the build writes it anew
-        self.new_subsets[key] = make()
-        return self.new_subsets[key]
+        if key in self.new_entries:
+            return self.new_entries[key][1]
+        if self.folder is None:
+            return None
+        path = self.folder / f"{key}.{kind}"
+        try:
+            stored = path.read_bytes()
+        except OSError:
+            return None
+        if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
+            return stored[65:]
+        self._damaged(path)  # made again; the build writes it anew
+        return None
+
+    def store(self, recipe: str, kind: str, data: bytes) -> None:
+        key = self._entry_key(recipe)
+        self.used.add(key)
+        self.new_entries[key] = (kind, data)
+
+    def _entry_key(self, recipe: str) -> str:
+        return digest(Inputs(values=(self.fingerprint, recipe)))[:32]
 
     def files(self) -> dict[str, bytes]:
         """The new entries the build used, as output files relative to OUT_DIR (a layout made ahead
@@ -214,8 +231,8 @@ class LayoutCache:
                 trial = replace(trial, part="")  # its part is not kept: the entry names none, as a cold build's
             files[str(FOLDER / f"{key}.json")] = json.dumps(trial.as_json()).encode()
         files.update({str(FOLDER / f"{key}.pdf"): data for key, data in parts.items()})
-        files.update({str(FOLDER / f"{key}.subset"): hashlib.sha256(data).hexdigest().encode() + b"\n" + data
-                      for key, data in self.new_subsets.items()})
+        files.update({str(FOLDER / f"{key}.{kind}"): hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+                      for key, (kind, data) in self.new_entries.items()})
         return files
 
     def _keeps_part(self, key: str) -> bool:
@@ -226,8 +243,8 @@ class LayoutCache:
         temporary files of a build killed an hour ago or more."""
         if self.folder is None or not self.folder.is_dir():
             return []
-        unused = [path for pattern in ("*.json", "*.subset") for path in self.folder.glob(pattern)
-                  if path.stem not in self.used]
+        patterns = ["*.json", *(f"*.{kind}" for kind in ENTRY_KINDS)]
+        unused = [path for pattern in patterns for path in self.folder.glob(pattern) if path.stem not in self.used]
         unused += [path for path in self.folder.glob("*.pdf") if not self._keeps_part(path.stem)]
         killed = [path for path in self.folder.glob(".*.tmp") if time.time() - _mtime(path) > 3600]
         return unused + killed

@@ -1,6 +1,7 @@
 """A damaged or unusable cache never breaks a build: each fault gives a successful build with the
 same text and one clear warning."""
 
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,50 @@ def test_the_layout_cache_does_not_outlive_an_upgrade_of_the_layout_libraries(mo
     assert "WeasyPrint" in layoutcache.engine_versions() and "HarfBuzz" in layoutcache.engine_versions()
     assert key_with("WeasyPrint 70.0 Pango 15012") == key_with("WeasyPrint 70.0 Pango 15012")
     assert key_with("WeasyPrint 70.0 Pango 15012") != key_with("WeasyPrint 71.0 Pango 15012")
+
+
+def test_what_is_learned_of_a_file_is_remembered_until_it_changes(tmp_path, monkeypatch):
+    """A digest (or whether a photo decodes) is learned once for a file as it is, in any run;
+    written since, in place at the same size and time of modification too, it is read again."""
+    from typeset import store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(store, "_facts", None)
+    monkeypatch.setattr(store, "RACY_NS", 0)  # the files here were written just now
+    path, other = tmp_path / "face.otf", tmp_path / "other.otf"
+    path.write_bytes(b"one")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    learned = []
+
+    def learn(p: Path) -> int:
+        learned.append(p.read_bytes())
+        return len(learned)
+
+    assert store.remembered("reads", path, learn) == 1
+    monkeypatch.setattr(store, "_facts", None)  # another run: what the first wrote
+    assert store.remembered("reads", path, learn) == 1 and learned == [b"one"]
+    time.sleep(0.05)  # past a tick of the file system's clock
+    path.write_bytes(b"two")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))  # as a tool may set it back: its time of change moves
+    assert store.remembered("reads", path, learn) == 2 and learned == [b"one", b"two"]
+    monkeypatch.setattr(store, "_facts", None)
+    assert store.remembered("reads", path, learn) == 2
+    path.unlink()  # left out of the file at its next writing
+    other.write_bytes(b"three")
+    assert store.remembered("reads", other, learn) == 3
+    facts = json.loads((tmp_path / "cache" / "typeset" / store.FACTS).read_text(encoding="utf-8"))
+    assert list(facts) == [f"reads {other}"]
+
+
+def test_a_file_just_written_is_not_remembered(tmp_path, monkeypatch):
+    """Changed again within a tick of the file system's clock, a file keeps its state: what is
+    learned of a file written in the last two seconds is learned again each time."""
+    from typeset import store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(store, "_facts", None)
+    path = tmp_path / "face.otf"
+    path.write_bytes(b"one")
+    learned = []
+    assert [store.remembered("reads", path, learned.append) for _ in range(2)] == [None, None]
+    assert learned == [path, path] and not (tmp_path / "cache" / "typeset" / store.FACTS).exists()

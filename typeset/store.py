@@ -9,7 +9,8 @@ build) never sees half a file.
 
 A cache never decides whether an issue builds. Each entry is written with the SHA-256 of its
 content beside it and checked when it is used: a damaged entry is made again and said once
-(`take_notices`). A cache folder that cannot be made or written is replaced by a temporary one
+(`take_notices`). A file's digest (and whether a photo decodes) is remembered in
+$XDG_CACHE_HOME/typeset/files.json by the file's state, and learned again once it changes. A cache folder that cannot be made or written is replaced by a temporary one
 for this run: the build is as right, only slower.
 """
 
@@ -17,15 +18,19 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 from .i18n import _
+
+T = TypeVar("T")
 
 USER_CACHES = ("fonts", "reportlab", "cmyk")
 LAYOUT_CACHE = Path(".cache") / "layout"  # inside an output folder
@@ -220,11 +225,72 @@ def take_over(handover: Handover) -> None:
 
 @lru_cache(maxsize=256)
 def _digest_of(path: Path, size: int, mtime_ns: int) -> str:
+    return remembered("sha256", path, _sha256_of)
+
+
+def _sha256_of(path: Path) -> str:
     hashed = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             hashed.update(block)
     return hashed.hexdigest()
+
+
+FACTS = "files.json"  # in the per-user cache folder: what was learned of files, by their state
+RACY_NS = 2_000_000_000
+_facts: dict[str, list] | None = None  # "kind path" -> [size, mtime_ns, ctime_ns, inode, fact], as read
+
+
+def remembered(kind: str, path: Path, learn: Callable[[Path], T]) -> T:
+    """`learn(path)`, remembered across runs for the file as it is: by its size, its times of
+    modification and of change, and its inode. Reading a file means hashing it (the issue's
+    fonts: 140 MB, 0.1 s of every command) or decoding it (a photo: 15 ms); a file written
+    since, in place or anew, has another time of change (which no tool sets back). The fact
+    must be JSON; what cannot be remembered (an unwritable cache folder) is learned again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return learn(path)
+    state = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    facts = _known_facts()
+    entry = f"{kind} {path}"
+    known = facts.get(entry)
+    if known is not None and known[:4] == state:
+        return known[4]
+    fact = learn(path)
+    # a file changed less than RACY_NS ago may change again within the same tick of the file
+    # system's clock, its state the same: learned again until it has rested (as git does)
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > RACY_NS:
+        facts[entry] = [*state, fact]
+        _write_facts(facts)
+    return fact
+
+
+def _facts_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "typeset" / FACTS
+
+
+def _known_facts() -> dict[str, list]:
+    global _facts
+    if _facts is None:
+        try:
+            read = json.loads(_facts_file().read_text(encoding="utf-8"))
+            _facts = {str(k): v for k, v in read.items() if isinstance(v, list) and len(v) == 5}
+        except (OSError, ValueError, AttributeError):
+            _facts = {}
+    return _facts
+
+
+def _write_facts(facts: dict[str, list]) -> None:
+    """The facts, those of files no longer there left out; nothing when the folder cannot be
+    written (only slower: the cache folders say so themselves). Builds writing at once may each
+    lose the other's newest facts, which are learned again."""
+    kept = {entry: fact for entry, fact in facts.items() if os.path.exists(entry.split(" ", 1)[1])}
+    try:
+        write_atomic(_facts_file(), json.dumps(kept, ensure_ascii=False, sort_keys=True).encode(), sync=False)
+    except OSError:
+        pass
 
 
 def _verified(path: Path) -> bool:
@@ -235,9 +301,10 @@ def _verified(path: Path) -> bool:
         return False
 
 
-def write_atomic(path: Path, data: bytes | Callable[[str], None]) -> None:
+def write_atomic(path: Path, data: bytes | Callable[[str], None], sync: bool = True) -> None:
     """Write `data` (bytes, or a function that writes a file at the path it is given) to `path`
-    by way of a temporary file in the same folder and a rename."""
+    by way of a temporary file in the same folder and a rename; synced to disk first unless
+    `sync` is false (a file that is only worth having, never needed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -246,8 +313,9 @@ def write_atomic(path: Path, data: bytes | Callable[[str], None]) -> None:
                 file.write(data)
         if not isinstance(data, bytes):
             data(temp)
-        with open(temp, "rb") as file:
-            os.fsync(file.fileno())
+        if sync:
+            with open(temp, "rb") as file:
+                os.fsync(file.fileno())
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     finally:

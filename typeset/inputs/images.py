@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..i18n import _, language
+from ..store import remembered
 
 # A 300 ppi photo across an A3 spread is about 35 million pixels; far beyond that is a
 # decompression bomb, not a photo.
@@ -26,8 +27,12 @@ def check_image(path: Path) -> str | None:
 
 @lru_cache(maxsize=512)
 def _checked(path: Path, size: int, mtime_ns: int, lang: str) -> str | None:
-    """Remembered by the file's size and time (and the language of the message): decoding a
-    photo takes 15 ms, and a resident process's commands find the issue's photos checked."""
+    """Remembered by the file's size and time (and the language of the message), here and across
+    runs (`store.remembered`): decoding a photo takes 15 ms, a cover photo more."""
+    return remembered(f"decodes-{lang}", path, _decoded)
+
+
+def _decoded(path: Path) -> str | None:
     # WeasyPrint lets Pillow load truncated files (ImageFile.LOAD_TRUNCATED_IMAGES) for the whole
     # process; here a truncated photo must be found.
     tolerant, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False

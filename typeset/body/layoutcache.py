@@ -111,6 +111,7 @@ class LayoutCache:
         self.fingerprint = ""
         self.used: set[str] = set()
         self.new: dict[str, Trial] = {}
+        self.read: dict[str, Trial] = {}  # entries read from the folder
         self.new_parts: dict[str, bytes] = {}
         self.new_entries: dict[str, tuple[str, bytes]] = {}  # key -> (kind, data): `store`
         # the layouts whose parts the build printed (None: all it used): a part written ahead of
@@ -137,6 +138,9 @@ class LayoutCache:
         if key in self.new:
             self.used.add(key)
             return self.new[key]
+        if key in self.read:  # planning asks for the same entries again and again (243 times for 79)
+            self.used.add(key)
+            return self.read[key]
         if self.folder is None:
             return None
         path = self.folder / f"{key}.json"
@@ -149,6 +153,7 @@ class LayoutCache:
             self._damaged(path)  # lay it out again; the build writes the entry anew
             return None
         self.used.add(key)
+        self.read[key] = trial
         return trial
 
     def put(self, key: str, trial: Trial) -> None:

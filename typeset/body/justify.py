@@ -28,7 +28,7 @@ from weasyprint.text.ffi import TO_UNITS, ffi
 from weasyprint.text.line_break import Layout
 
 from ..inputs.cjk import BREAK, CLOSING, OPENING
-from ..inputs.markdown import is_cjk
+from ..inputs.cjk import is_cjk
 
 SUPPORTED_MAJOR = "70"
 _installed = False

@@ -34,7 +34,7 @@ from weasyprint.text.ffi import FROM_UNITS, TO_UNITS, ffi, pango
 from weasyprint.text.line_break import create_layout, line_size
 
 from ..inputs.cjk import BREAK, CLOSING, OPENING
-from ..inputs.markdown import is_cjk
+from ..inputs.cjk import is_cjk
 from .justify import apply_advances, cluster_ends, text_boxes
 from .measure import line_text
 

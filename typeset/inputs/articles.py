@@ -6,9 +6,9 @@ import html
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from markdown_it.token import Token
 
 from ..diagnostics import Diagnostics
 from ..i18n import _
@@ -16,8 +16,10 @@ from .cjk import refine
 from .copyfit import KNOBS, Setting, parse_range
 from .images import check_image
 from .manifest import ArticleEntry, Manifest
-from .markdown import make_parser
 from .yamlnodes import compose, resolve_inside
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 LAYOUT_KEYS = ("columns", "fit")
 BODY_ROLES = {"article": "song", "foreword": "kai"}
@@ -73,6 +75,10 @@ TEXT_KEYS = tuple(FRONT_MATTER_ROLES)
 
 
 def read_articles(manifest: Manifest, diagnostics: Diagnostics, strict: bool = False) -> list[Article]:
+    # imported here: a build reads in a child process, and the process that lays out (which
+    # holds these articles) need not load markdown-it (20 ms of the imports an edit waits for)
+    from .markdown import make_parser
+
     parser = make_parser()
     articles = []
     for entry in manifest.articles:
@@ -200,6 +206,8 @@ def _compose_front_matter(text: str, display: str, diagnostics: Diagnostics):
 
 
 def _render_body(body: str, offset: int, article: Article, manifest: Manifest, parser, diagnostics) -> str:
+    from markdown_it.token import Token
+
     tokens = parser.parse(body)
     out: list[Token] = []
     i = 0

@@ -26,7 +26,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from .markdown import is_cjk
 
 # Full-width punctuation whose glyph stands in the left half (blank right half) in Simplified Chinese.
 CLOSING = set("，。、；：？！）］｝》」』】〕〉”’")
@@ -38,6 +37,11 @@ UNBREAKABLE = re.compile(r"——+|……+")
 LATIN_RUN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[.,:/+\-'&](?=[A-Za-z0-9]))*%?")
 
 TOKEN = re.compile(r"(<[^>]*>)")  # splits our HTML into tags and text
+
+
+def is_cjk(char: str) -> bool:
+    """Wide or full-width characters: ideographs, kana, hangul and full-width punctuation."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
 _INLINE_CLOSE = re.compile(r"^</(strong|em|b|i)>$", re.I)
 _INLINE_OPEN = re.compile(r"^<(strong|em|b|i)\b[^>]*>$", re.I)
 _BLOCK_TAGS = re.compile(r"^</?(p|h[1-6]|figure|figcaption|div|li|ul|ol|blockquote|pre)\b", re.I)

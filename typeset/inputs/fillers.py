@@ -16,7 +16,6 @@ from ..i18n import _
 from .articles import split_front_matter
 from .cjk import refine
 from .manifest import Manifest, Span
-from .markdown import make_parser
 
 FOLDER = "fillers"
 KEYS = ("kind", "title", "source", "author")
@@ -60,6 +59,8 @@ class FillerPool:
 
 def read_fillers(manifest: Manifest, diagnostics: Diagnostics) -> FillerPool:
     """Every filler of the pool; the pinned ones taken out of it. Errors go to `diagnostics`."""
+    from .markdown import make_parser  # as `articles.read_articles`
+
     parser = make_parser()
     read: dict[Path, Filler | None] = {}
 

@@ -24,7 +24,6 @@ from .house import House, check_stylesheet_urls, find_house
 from .housestyle import load_house_style
 from .manifest import Manifest, load_manifest
 from .photos import cmyk_image, find_profile
-from .proofread import proofread_issue
 
 
 @dataclass
@@ -101,6 +100,8 @@ def read_for_layout(manifest: Manifest, house: House, diagnostics: Diagnostics, 
 def _proofreading_warnings(manifest: Manifest, diagnostics: Diagnostics) -> None:
     """What `typeset check` finds, one warning per file and rule (the first place, the count):
     a build is never stopped by it."""
+    from .proofread import proofread_issue  # as `articles.read_articles`: only where the issue is read
+
     by_file_and_rule: dict[tuple[str, str], list] = {}
     for finding in proofread_issue(manifest):
         by_file_and_rule.setdefault((finding.display, finding.rule), []).append(finding)

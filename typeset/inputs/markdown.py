@@ -8,7 +8,6 @@ Two departures from plain CommonMark, both for Chinese text:
 
 from __future__ import annotations
 
-import unicodedata
 from functools import partial
 
 from markdown_it import MarkdownIt
@@ -16,13 +15,10 @@ from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
 from markdown_it.rules_inline import emphasis
 from markdown_it.rules_inline.state_inline import Scanned, StateInline
 
+from .cjk import is_cjk
+
 # Quotes that CJK text uses too; they count as CJK when they touch a CJK character.
 _SHARED_QUOTES = set("“”‘’")
-
-
-def is_cjk(char: str) -> bool:
-    """Wide or full-width characters: ideographs, kana, hangul and full-width punctuation."""
-    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _scan_delims_cjk(state: StateInline, start: int, can_split_word: bool) -> Scanned:

@@ -217,3 +217,23 @@ def test_a_file_just_written_is_not_remembered(tmp_path, monkeypatch):
     learned = []
     assert [store.remembered("reads", path, learned.append) for _ in range(2)] == [None, None]
     assert learned == [path, path] and not (tmp_path / "cache" / "typeset" / store.FACTS).exists()
+
+
+def test_a_part_being_written_elsewhere_is_waited_for_when_needed(tmp_path):
+    """The edited article's part is written by a child process while planning goes on: the cache
+    takes it when planning asks for it, or when the build's files are gathered."""
+    import hashlib
+
+    from typeset.body.layoutcache import FOLDER, LayoutCache, Trial
+
+    cache = LayoutCache(tmp_path / "out")
+    waited = []
+    for key in ("asked", "gathered"):
+        cache.put(key, Trial(1, [[]]))
+        cache.put_part_later(key, lambda key=key: waited.append(key) or f"%PDF {key}".encode())
+    assert waited == []
+    assert cache.part("asked") == b"%PDF asked" and waited == ["asked"]
+    assert cache.get("asked").part == hashlib.sha256(b"%PDF asked").hexdigest()
+    files = cache.files()
+    assert waited == ["asked", "gathered"]
+    assert {files[str(FOLDER / f"{key}.pdf")] for key in ("asked", "gathered")} == {b"%PDF asked", b"%PDF gathered"}

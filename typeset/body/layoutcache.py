@@ -113,6 +113,7 @@ class LayoutCache:
         self.new: dict[str, Trial] = {}
         self.read: dict[str, Trial] = {}  # entries read from the folder
         self.new_parts: dict[str, bytes] = {}
+        self.later: dict[str, Callable[[], bytes]] = {}  # parts being written: `put_part_later`
         self.new_entries: dict[str, tuple[str, bytes]] = {}  # key -> (kind, data): `store`
         # the layouts whose parts the build printed (None: all it used): a part written ahead of
         # need for a layout that was only a trial after all is not kept, as a cold build keeps none
@@ -162,6 +163,8 @@ class LayoutCache:
 
     def part(self, key: str) -> bytes | None:
         """The PDF part of the layout under `key` (which `get` found), if one was written and is whole."""
+        if key in self.later:
+            self.put_part(key, self.later.pop(key)())
         trial = self.get(key)
         if trial is None or not trial.part:
             return None
@@ -178,6 +181,16 @@ class LayoutCache:
             self._damaged(path)  # laid out again; the build writes the part anew
             return None
         return data
+
+    def put_part_later(self, key: str, written: Callable[[], bytes]) -> None:
+        """The PDF part of the layout under `key` (which `put` stored), being written elsewhere:
+        `written()` waits for it."""
+        self.later[key] = written
+
+    def written(self) -> None:
+        """The parts being written, waited for."""
+        for key in list(self.later):
+            self.part(key)
 
     def put_part(self, key: str, data: bytes) -> None:
         """The PDF part of the layout under `key` (which `put` stored)."""
@@ -227,6 +240,7 @@ class LayoutCache:
     def files(self) -> dict[str, bytes]:
         """The new entries the build used, as output files relative to OUT_DIR (a layout made ahead
         that planning never asked for is not kept)."""
+        self.written()
         parts = {key: data for key, data in self.new_parts.items() if self._keeps_part(key)}
         files = {}
         for key, trial in self.new.items():

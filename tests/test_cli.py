@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pikepdf
@@ -92,6 +93,34 @@ def test_work_forked_gives_back_its_result_and_a_child_that_fails_leaves_the_wor
     with pytest.raises(ChildProcessError):
         forked(fails)()
     assert capfd.readouterr() == ("", "")  # no traceback from the child: the caller's own shows
+
+
+def test_work_forked_in_steps_sends_each_result_as_its_step_ends(tmp_path, capfd):
+    """The first result is taken while the child still works on the next (here: until the test
+    lets it go on); a step that fails leaves its work, and the steps after it, to the caller."""
+    from typeset.processes import forked_steps
+
+    go_on = tmp_path / "go on"
+
+    def second():
+        while not go_on.exists():
+            time.sleep(0.01)
+        return "写好了" * 30_000  # more than a pipe holds
+
+    first, then, last = forked_steps(lambda: ["排好了", 1], second, lambda: 3)
+    assert first() == ["排好了", 1]
+    go_on.touch()
+    assert then() == "写好了" * 30_000 and last() == 3
+
+    def fails():
+        raise ValueError("a bug in the work")
+
+    first, then, last = forked_steps(lambda: 1, fails, lambda: 3)
+    assert first() == 1
+    for step in (then, last):
+        with pytest.raises(ChildProcessError):
+            step()
+    assert capfd.readouterr() == ("", "")
 
 
 def test_an_issue_read_ahead_is_the_issue_read_here_with_the_same_warnings_and_errors(tmp_path, monkeypatch):

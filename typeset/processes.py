@@ -12,6 +12,7 @@ import os
 import pickle
 import sys
 from contextlib import contextmanager
+from functools import partial
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
@@ -77,30 +78,50 @@ def forked(work: Callable[[], T]) -> Callable[[], T]:
     pickled back through a pipe. That raises ChildProcessError when the child ended without
     one (`work` raised, or the child was killed): the caller does the work itself, where an
     error shows as it always would. The child writes nothing but its result."""
+    return forked_steps(work)[0]
+
+
+def forked_steps(*steps: Callable[[], object]) -> list[Callable[[], object]]:
+    """`forked` for work in steps, done one after the other by one child process: each result
+    is sent as soon as its step is done, and the function returned for it waits for it alone
+    (the caller goes on with the first while the child does the next). A step that raised, and
+    those after it, raise ChildProcessError when asked for."""
     reading, writing = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its result, then out, past the parent's exit handlers and buffers
+    if pid == 0:  # the child: its results, then out, past the parent's exit handlers and buffers
         os.close(reading)
         code = 1
         try:
             _own_standard_streams()
-            answer = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writing, "wb") as pipe:
-                pipe.write(answer)
+                for step in steps:
+                    answer = pickle.dumps(step(), protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.write(len(answer).to_bytes(8, "big") + answer)
+                    pipe.flush()
             code = 0
         finally:
             os._exit(code)
     os.close(writing)
+    pipe = os.fdopen(reading, "rb")
+    answers: list = []
 
-    def result() -> T:
-        with os.fdopen(reading, "rb") as pipe:
-            answer = pipe.read()
-        _pid, status = os.waitpid(pid, 0)
-        if status != 0 or not answer:
-            raise ChildProcessError(f"the child process forked for {work!r} ended without a result")
-        return pickle.loads(answer)
+    def result(index: int):
+        while len(answers) <= index and not pipe.closed:
+            length = pipe.read(8)
+            answer = pipe.read(int.from_bytes(length, "big")) if len(length) == 8 else b""
+            if not answer:  # the child ended: what it sent is all there is
+                pipe.close()
+                os.waitpid(pid, 0)
+                break
+            answers.append(answer)
+        if len(answers) <= index:
+            raise ChildProcessError(f"the child process forked for {steps[index]!r} ended without a result")
+        if index == len(steps) - 1 and not pipe.closed:  # the last: the child is done
+            pipe.close()
+            os.waitpid(pid, 0)
+        return pickle.loads(answers[index])
 
-    return result
+    return [partial(result, index) for index in range(len(steps))]
 
 
 def _own_standard_streams() -> None:

@@ -113,7 +113,7 @@ class LayoutCache:
         self.new: dict[str, Trial] = {}
         self.read: dict[str, Trial] = {}  # entries read from the folder
         self.new_parts: dict[str, bytes] = {}
-        self.later: dict[str, Callable[[], bytes]] = {}  # parts being written: `put_part_later`
+        self.later: dict[str, Callable[[], bytes | None]] = {}  # parts being written: `put_part_later`
         self.new_entries: dict[str, tuple[str, bytes]] = {}  # key -> (kind, data): `store`
         # the layouts whose parts the build printed (None: all it used): a part written ahead of
         # need for a layout that was only a trial after all is not kept, as a cold build keeps none
@@ -163,8 +163,9 @@ class LayoutCache:
 
     def part(self, key: str) -> bytes | None:
         """The PDF part of the layout under `key` (which `get` found), if one was written and is whole."""
-        if key in self.later:
-            self.put_part(key, self.later.pop(key)())
+        written = self.later.pop(key, None)
+        if written is not None and (data := written()) is not None:
+            self.put_part(key, data)
         trial = self.get(key)
         if trial is None or not trial.part:
             return None
@@ -182,9 +183,9 @@ class LayoutCache:
             return None
         return data
 
-    def put_part_later(self, key: str, written: Callable[[], bytes]) -> None:
+    def put_part_later(self, key: str, written: Callable[[], bytes | None]) -> None:
         """The PDF part of the layout under `key` (which `put` stored), being written elsewhere:
-        `written()` waits for it."""
+        `written()` waits for it (None: none came)."""
         self.later[key] = written
 
     def written(self) -> None:

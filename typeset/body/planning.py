@@ -31,7 +31,7 @@ from ..inputs.fonts import FontSet
 from ..inputs.house import House
 from ..inputs.manifest import Manifest
 from ..pdf.link import face_files, link
-from ..processes import few_collections, forked, frozen_for_fork, workers
+from ..processes import few_collections, forked_steps, frozen_for_fork, workers
 from ..progress import current, silence
 from ..store import Inputs, digest, note, take_notices
 from .continuation import split_article
@@ -232,30 +232,23 @@ class _Planner:
         self.keys: dict[tuple[str, int | None], str] = {}  # (article, start) -> its layout's cache key
         self.cache_only = False  # while work is tried on the cache alone (`_from_cache`)
 
-    def in_parallel(self, work, items: list, stage: str = "layout", here: Callable[[], None] | None = None) -> list:
+    def in_parallel(self, work, items: list, stage: str = "layout") -> list:
         """`[work(item) for item in items]`, on the worker processes when there are several.
         The documents a piece of work lays out are held until it ends (`keep`, `_release`).
         Work the cache has every layout for is done here first: after an edit that is all of it
-        but the edited article's, and forking processes to look it up costs more than looking.
-        `here()`: work of this process's own, done while the worker processes do the items
-        (one process fewer is forked)."""
-        if self.jobs == 1 or (len(items) < 2 and here is None) or not self.remember:
-            results = [self._release(work(item)) for item in items]
-            if here is not None:
-                self._release(here())
-            return results
+        but the edited article's, and forking processes to look it up costs more than looking."""
+        if self.jobs == 1 or len(items) < 2 or not self.remember:
+            return [self._release(work(item)) for item in items]
         done = {index: found for index, item in enumerate(items)
                 if (found := self._from_cache(work, item)) is not _LAYOUT_NEEDED}
         rest = [index for index in range(len(items)) if index not in done]
-        if len(rest) < (1 if here is not None else 2):
+        if len(rest) < 2:
             done.update({index: self._release(work(items[index])) for index in rest})
-            if here is not None:
-                self._release(here())
             return [done[index] for index in range(len(items))]
         self.cache.written()  # a part still being written is not the workers' to wait for
         global _forked_work
         _forked_work = (self, work, items)
-        count = min(self.jobs - (here is not None), len(rest))
+        count = min(self.jobs, len(rest))
         # the longest first, so no process is left alone with a long one at the end; work done ahead
         # of need (`_Ahead`) after the rest, to fill what the rest leaves idle
         order = sorted(rest, key=lambda index: (isinstance(items[index], _Ahead),
@@ -271,10 +264,7 @@ class _Planner:
                 try:
                     # the items go out in that order, one to each free process: those after the
                     # ones back are the ones being worked on (what the progress line shows)
-                    results = pool.map(_work_in_worker, order)
-                    if here is not None:
-                        self._release(here())
-                    for index, result in zip(order, results):
+                    for index, result in zip(order, pool.map(_work_in_worker, order)):
                         back[index] = result
                         current().doing(_shown([items[i] for i in order[len(back):len(back) + count]]),
                                         done=len(done) + len(back))
@@ -290,13 +280,17 @@ class _Planner:
             _forked_work = None
         for index in rest:  # merged in the items' order: the same cache whatever the timing
             result, trials, parts, used, anew, notices = back[index]
-            note(notices)  # a damaged cache entry a worker found
-            self.cache.new.update(trials)
-            self.cache.new_parts.update(parts)
-            self.cache.used |= used
-            self.planned_anew |= anew
+            self._take(trials, parts, used, anew, notices)
             done[index] = result
         return [done[index] for index in range(len(items))]
+
+    def _take(self, trials: dict, parts: dict, used: set, anew: set, notices: list) -> None:
+        """What another process laid out and looked up (`_Known.since`), made this one's."""
+        note(notices)  # a damaged cache entry it found
+        self.cache.new.update(trials)
+        self.cache.new_parts.update(parts)
+        self.cache.used |= used
+        self.planned_anew |= anew
 
     def _from_cache(self, work, item):
         """`work(item)` done with the layouts in the cache alone; `_LAYOUT_NEEDED` when it needs
@@ -339,22 +333,39 @@ class _Planner:
             document, indexes, _slug = self.held[key]
             self.cache.put_part(key, write_part(document, indexes))
 
-    def _write_part_beside(self, key: str) -> None:
-        """`_write_part`, by a child process forked now: planning goes on meanwhile and takes the
-        part when it needs it (`LayoutCache.part`). The part of the edited article's likely
-        setting was 0.1 s of the path an edit waits for, and planning 0.07 s after it."""
-        if key not in self.held or self.cache.part(key) is not None:
-            return
-        document, indexes, _slug = self.held[key]
-        pending = forked(partial(write_part, document, indexes))
+    def _lay_out_beside(self, article: Article, start: int | None, printed: bool) -> Callable[[], None]:
+        """`alone(article, start)` by a child process forked now, and with `printed` its part,
+        which it writes once it has sent the layout: the function returned takes the layout
+        (planning goes on while the part is written, and takes it when it needs it:
+        `LayoutCache.put_part_later`). Where the child gave no layout, it is laid out here;
+        where no part, planning lays the article out again if it prints it."""
+        key = self.key(article, start)
+        before = _Known.of(self)
 
-        def written() -> bytes:
+        def lay_out() -> tuple:
+            silence()
+            take_notices()  # the parent's, inherited: it has them
+            self.alone(article, start, "layout")
+            return before.since(self)
+
+        def part() -> bytes:
+            document, indexes, _slug = self.held[key]
+            return write_part(document, indexes)
+
+        with frozen_for_fork():
+            steps = forked_steps(lay_out, part) if printed else forked_steps(lay_out)
+
+        def take() -> None:
             try:
-                return pending()
-            except ChildProcessError:  # written here, where whatever went wrong shows
-                return write_part(document, indexes)
+                trials, _parts, used, anew, notices = steps[0]()
+            except ChildProcessError:
+                self.alone(article, start, "layout")  # here, where whatever went wrong shows
+                return
+            self._take(trials, {}, used, anew, notices)
+            if printed:
+                self.cache.put_part_later(key, partial(_part_or_none, steps[1]))
 
-        self.cache.put_part_later(key, written)
+        return take
 
     def filler_heights(self, fillers: list) -> dict[str, float]:
         """The height (CSS px) each filler takes under an article: laid out once per fillers, house
@@ -412,15 +423,12 @@ class _Planner:
         ahead = [guess for article in missing for guess in guess_next(article)] \
             if len(groups) == 1 and self.jobs > 1 and self.remember and guess_next is not None else []
         if ahead:
-            # one process would lay out what changed while the others wait: beside it, this one
-            # lays out what planning will likely ask of that article next (`guess_next`); the part
-            # of a layout likely printed is written by a child process while planning goes on
-            def lay_out_ahead() -> None:
-                for article, printed in ahead:
-                    self.alone(article, starts[article.slug], "layout")
-                    if printed:
-                        self._write_part_beside(self.key(article, starts[article.slug]))
-            self.in_parallel(lambda group: lay_out_together(group) and None, [missing], here=lay_out_ahead)
+            # one process would lay out what changed while the others wait: beside it, child
+            # processes lay out what planning will likely ask of that article next (`guess_next`)
+            taken = [self._lay_out_beside(article, starts[article.slug], printed) for article, printed in ahead]
+            lay_out_together(missing)
+            for take in taken:
+                take()
             # kept only if planning asks for them: the cache holds what a cold build would
             self.cache.used -= {self.key(a, starts[a.slug]) for a, _printed in ahead}
         elif len(groups) == 1:
@@ -567,13 +575,40 @@ def _start_worker(inherited_font_folders: frozenset[str]) -> None:
 def _work_in_worker(index: int):
     """In a worker: one item's work, with the trials it laid out or looked up."""
     planner, work, items = _forked_work
-    known, used, anew = set(planner.cache.new), set(planner.cache.used), set(planner.planned_anew)
-    known_parts = set(planner.cache.new_parts)
+    before = _Known.of(planner)
     take_notices()  # the parent's, inherited: it has them
     result = planner._release(work(items[index]))
-    parts = {key: part for key, part in planner.cache.new_parts.items() if key not in known_parts}
-    trials = {key: trial for key, trial in planner.cache.new.items() if key not in known or key in parts}
-    return result, trials, parts, planner.cache.used - used, planner.planned_anew - anew, take_notices()
+    return (result, *before.since(planner))
+
+
+@dataclass
+class _Known:
+    """What a planner knew when a process was forked from it, to send back what that process
+    learned since (`_Planner._take`)."""
+
+    trials: set[str]
+    parts: set[str]
+    used: set[str]
+    anew: set[str]
+
+    @classmethod
+    def of(cls, planner: _Planner) -> _Known:
+        return cls(set(planner.cache.new), set(planner.cache.new_parts), set(planner.cache.used),
+                   set(planner.planned_anew))
+
+    def since(self, planner: _Planner) -> tuple:
+        """(trials, parts, used, anew, notices) learned since."""
+        parts = {key: part for key, part in planner.cache.new_parts.items() if key not in self.parts}
+        trials = {key: trial for key, trial in planner.cache.new.items() if key not in self.trials or key in parts}
+        return trials, parts, planner.cache.used - self.used, planner.planned_anew - self.anew, take_notices()
+
+
+def _part_or_none(step: Callable[[], bytes]) -> bytes | None:
+    """A part a child process writes, or None where it gave none (planning lays it out again)."""
+    try:
+        return step()
+    except ChildProcessError:
+        return None
 
 
 def _measure_all(articles: list[Article], laid_out: dict[str, Trial], plan: _Plan, needed: dict[str, int]):

@@ -144,6 +144,11 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
     names = [name for name, _program_bytes, _widths in programs["linked"]]
     assert len(names) == len(set(names))  # one font per face and weight
     assert programs["linked"] == programs["whole"]
+    # a part still being written is waited for last, its fonts merged in the parts' order all the same
+    waited = []
+    parts = [(part, count) if index != 1 else (lambda part=part: waited.append(1) or part, count)
+             for index, (part, count) in enumerate(linked.parts)]
+    assert replace(linked, parts=parts).write_pdf() == files["linked"] and waited == [1]
 
 
 def _program(font) -> bytes:

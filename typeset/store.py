@@ -10,8 +10,9 @@ build) never sees half a file.
 A cache never decides whether an issue builds. Each entry is written with the SHA-256 of its
 content beside it and checked when it is used: a damaged entry is made again and said once
 (`take_notices`). A file's digest (and whether a photo decodes) is remembered in
-$XDG_CACHE_HOME/typeset/files.json by the file's state, and learned again once it changes. A cache folder that cannot be made or written is replaced by a temporary one
-for this run: the build is as right, only slower.
+$XDG_CACHE_HOME/typeset/files.json by the file's state, and learned again once it changes. A
+cache folder that cannot be made or written is replaced by a temporary one for this run: the
+build is as right, only slower.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ class BodyLayout:
     fits: list[ArticleFit]
     passes: int
     planned_anew: list[str] = field(default_factory=list)  # slugs laid out for planning, not found in the cache
-    parts: list[tuple[bytes, int]] = field(default_factory=list)  # (PDF part, pages kept), in folio order
+    # (PDF part, or a function that waits for one being written; pages kept), in folio order
+    parts: list[tuple[bytes | Callable[[], bytes], int]] = field(default_factory=list)
     faces: dict[str, Path] = field(default_factory=dict)  # the faces the parts name: digest -> file
     cache: LayoutCache | None = None  # where the parts came from: the linker's subsets are kept there too
 
@@ -483,21 +484,36 @@ class _Planner:
         self._hold(trial_key, article.slug, document, indexes)
         return found
 
-    def printed(self, articles: list[Article], starts: dict[str, int]) -> list[tuple[Trial, bytes]]:
+    def printed(self, articles: list[Article], starts: dict[str, int]) -> list[tuple[Trial, bytes | Callable]]:
         """Each article's layout from its planned folio with its PDF part: from the cache, or
         laid out now (on the worker processes) where planning kept no part of it."""
         keys = {a.slug: self.key(a, starts[a.slug]) for a in articles}
-        parts = {a.slug: self.cache.part(keys[a.slug]) for a in articles}
-        missing = [a for a in articles if parts[a.slug] is None]
+        # a part still being written (`_lay_out_beside`) is taken when the link comes to it
+        later = {a.slug for a in articles if keys[a.slug] in self.cache.later}
+        parts = {a.slug: self.cache.part(keys[a.slug]) for a in articles if a.slug not in later}
+        missing = [a for a in articles if a.slug not in later and parts[a.slug] is None]
 
         def lay_out(article: Article) -> None:
             self._lay_out_alone(article, starts[article.slug], keys[article.slug], "final")
             self._write_part(keys[article.slug])
 
+        def part_of(article: Article) -> bytes | Callable[[], bytes]:
+            if article.slug in later:
+                return partial(self._part_when_written, article, starts[article.slug], keys[article.slug])
+            return parts[article.slug] or self.cache.new_parts[keys[article.slug]]
+
         self.in_parallel(lay_out, missing, stage="final")
         self.cache.printed = set(keys.values())
-        return [(self.cache.get(keys[a.slug]), parts[a.slug] or self.cache.new_parts[keys[a.slug]])
-                for a in articles]
+        return [(self.cache.get(keys[a.slug]), part_of(a)) for a in articles]
+
+    def _part_when_written(self, article: Article, start: int, key: str) -> bytes:
+        """A part being written, once it is: laid out and written here where none came."""
+        part = self.cache.part(key)
+        if part is None:
+            self._lay_out_alone(article, start, key, "final")
+            self._write_part(key)
+            part = self.cache.new_parts[key]
+        return part
 
 
 class _FillingBeside:

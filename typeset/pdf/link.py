@@ -48,22 +48,26 @@ class _Font:
     right: float = 0.0  # the largest width: the font box's right edge
 
 
-def link(parts: list[tuple[bytes, int]], faces: dict[str, Path], subsets: Callable | None = None) -> bytes:
+def link(parts: list[tuple[bytes | Callable[[], bytes], int]], faces: dict[str, Path],
+         subsets: Callable | None = None) -> bytes:
     """The first pages of each part, (part, how many), in order; `faces`: face digest -> the
     face's file (`face_files`). `subsets(recipe, make)`: a subset from a cache, or `make()`
-    (`LayoutCache.subset`)."""
-    out = pikepdf.new()
-    opened = [(pikepdf.open(io.BytesIO(part)), count) for part, count in parts]
+    (`LayoutCache.subset`). A part still being written is given as a function that waits for
+    it: the other parts' fonts are read meanwhile."""
+    opened: list = [None] * len(parts)
+    used: list = [None] * len(parts)
+    for index in sorted(range(len(parts)), key=lambda index: callable(parts[index][0])):
+        part, count = parts[index]
+        pdf = pikepdf.open(io.BytesIO(part() if callable(part) else part))
+        opened[index], used[index] = (pdf, count), _fonts_used(pdf, count)
     fonts: dict[tuple[str, str], _Font] = {}
-    for part, count in opened:
-        # a part's fonts list the glyphs of all its pages: those of the pages kept when some are not
-        drawn = _glyphs_drawn(part.pages[:count]) if count < len(part.pages) else None
-        for font_dict in _font_dicts(part, part.pages[:count]):
-            for name, font in font_dict.items():
-                face = _face_of(font)
-                if face is not None:
-                    _gather(fonts.setdefault((name, face), _Font(face, font)), font,
-                            None if drawn is None else drawn.get(str(name), set()))
+    for part_fonts in used:  # merged in the parts' order: the first part's font is the one copied
+        for name, face, font, widths, to_unicode in part_fonts:
+            merged_font = fonts.setdefault((name, face), _Font(face, font))
+            merged_font.widths.update(widths)
+            merged_font.right = max(merged_font.right, max(widths.values(), default=merged_font.right))
+            merged_font.to_unicode.update(to_unicode)
+    out = pikepdf.new()
     merged = _merged_fonts(out, fonts, faces, subsets or (lambda recipe, make: make()))
     states = overprint_states(out)
     for part, count in opened:
@@ -127,17 +131,29 @@ def _face_of(font) -> str | None:
     return data[4 + len(FACE_MARKER):].decode()
 
 
-def _gather(merged: _Font, font, only: set[int] | None) -> None:
-    """The glyphs `font` has (`only` those of them, when given) added to `merged`."""
+def _fonts_used(part: pikepdf.Pdf, count: int) -> list[tuple]:
+    """(name, face, font, widths, ToUnicode) of each font the first `count` pages of `part` use
+    that names its face (`_face_of`), with the glyphs those pages draw."""
+    # a part's fonts list the glyphs of all its pages: those of the pages kept when some are not
+    drawn = _glyphs_drawn(part.pages[:count]) if count < len(part.pages) else None
+    used = []
+    for font_dict in _font_dicts(part, part.pages[:count]):
+        for name, font in font_dict.items():
+            face = _face_of(font)
+            if face is not None:
+                used.append((name, face, font, *_glyphs(font, None if drawn is None else drawn.get(str(name), set()))))
+    return used
+
+
+def _glyphs(font, only: set[int] | None) -> tuple[dict[int, float], dict[int, bytes]]:
+    """The widths and ToUnicode entries of the glyphs `font` has (`only` those of them, when given)."""
     widths = _widths(_descendant(font).get("/W", pikepdf.Array()))
     to_unicode = {int(glyph, 16): text.lower() for section in _BFCHAR.findall(font.ToUnicode.read_bytes())
                   for glyph, text in _PAIR.findall(section)}
     if only is not None:
         widths = {glyph: width for glyph, width in widths.items() if glyph in only}
         to_unicode = {glyph: text for glyph, text in to_unicode.items() if glyph in only}
-    merged.widths.update(widths)
-    merged.right = max(merged.right, max(widths.values(), default=merged.right))
-    merged.to_unicode.update(to_unicode)
+    return widths, to_unicode
 
 
 def _widths(w_array: pikepdf.Array) -> dict[int, float]:

@@ -73,7 +73,7 @@ def _font_programs(pdf_path: Path) -> list[bytes]:
                       for key in ("/FontFile2", "/FontFile3") if key in obj)
 
 
-@pytest.mark.parametrize("pattern", ["*.json", "*.subset", "*.front"])  # layouts; the linker's font subsets; the front pages
+@pytest.mark.parametrize("pattern", ["*.json", "*.pdf", "*.subset", "*.front"])  # layouts, parts, font subsets, front pages
 def test_damaged_layout_entries_are_made_again(clean, tmp_path, pattern):
     issue, cache, text = clean
     out = tmp_path / "out"

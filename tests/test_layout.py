@@ -130,7 +130,12 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
     linked, _ = layout_of(planned_issue, parts=True)
     assert linked.document is None and [count for _part, count in linked.parts] == [1, 1, 1]
     assert [(s.folio, s.kind, s.page) for s in linked.slots] == [(s.folio, s.kind, s.page) for s in whole.slots]
-    files = {"whole": whole.write_pdf(), "linked": linked.write_pdf()}
+    # a part still being written is waited for last, its fonts merged in the parts' order all the same
+    waited = []
+    later = [(part, count) if index != 1 else (lambda part=part: waited.append(1) or part, count)
+             for index, (part, count) in enumerate(linked.parts)]
+    files = {"whole": whole.write_pdf(), "linked": linked.write_pdf(),
+             "waited": replace(linked, parts=later).write_pdf()}
     texts, programs = {}, {}
     for name, data in files.items():
         (tmp_path / f"{name}.pdf").write_bytes(data)
@@ -144,11 +149,7 @@ def test_parts_link_into_the_pages_of_one_document(planned, planned_issue, tmp_p
     names = [name for name, _program_bytes, _widths in programs["linked"]]
     assert len(names) == len(set(names))  # one font per face and weight
     assert programs["linked"] == programs["whole"]
-    # a part still being written is waited for last, its fonts merged in the parts' order all the same
-    waited = []
-    parts = [(part, count) if index != 1 else (lambda part=part: waited.append(1) or part, count)
-             for index, (part, count) in enumerate(linked.parts)]
-    assert replace(linked, parts=parts).write_pdf() == files["linked"] and waited == [1]
+    assert waited == [1] and (texts["waited"], programs["waited"]) == (texts["linked"], programs["linked"])
 
 
 def _program(font) -> bytes:

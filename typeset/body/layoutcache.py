@@ -34,7 +34,7 @@ from weasyprint.text.ffi import ffi, harfbuzz, pango
 
 from ..inputs.articles import Article
 from ..inputs.fonts import FontSet
-from ..store import LAYOUT_CACHE, Inputs, code_digest, digest, note_damaged
+from ..store import LAYOUT_CACHE, Inputs, code_digest, digest, file_digest, note_damaged, remembered
 
 FOLDER = LAYOUT_CACHE
 ENTRY_KINDS = ("subset", "front")  # what `LayoutCache.store` keeps: the linker's font subsets, the front pages
@@ -175,13 +175,12 @@ class LayoutCache:
             return None
         path = self.folder / f"{key}.pdf"
         try:
-            data = path.read_bytes()
+            if file_digest(path) != trial.part:  # hashed once for the file as it is (`store.remembered`)
+                self._damaged(path)  # laid out again; the build writes the part anew
+                return None
+            return path.read_bytes()
         except OSError:
             return None
-        if hashlib.sha256(data).hexdigest() != trial.part:
-            self._damaged(path)  # laid out again; the build writes the part anew
-            return None
-        return data
 
     def put_part_later(self, key: str, written: Callable[[], bytes | None]) -> None:
         """The PDF part of the layout under `key` (which `put` stored), being written elsewhere:
@@ -223,9 +222,10 @@ class LayoutCache:
         path = self.folder / f"{key}.{kind}"
         try:
             stored = path.read_bytes()
+            whole = stored[:64].decode("ascii", "replace") == remembered("sha256-after-head", path, _digest_after_head)
         except OSError:
             return None
-        if stored[:64] == hashlib.sha256(stored[65:]).hexdigest().encode():
+        if whole:
             return stored[65:]
         self._damaged(path)  # made again; the build writes it anew
         return None
@@ -280,6 +280,11 @@ def engine_versions() -> str:
 
 
 ffi.cdef("const char * hb_version_string (void);")
+
+
+def _digest_after_head(path: Path) -> str:
+    """The SHA-256 of an entry `store` wrote, after the line that gives it."""
+    return hashlib.sha256(path.read_bytes()[65:]).hexdigest()
 
 
 def _mtime(path: Path) -> float:

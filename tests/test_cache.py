@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pikepdf
@@ -237,3 +238,23 @@ def test_a_part_being_written_elsewhere_is_waited_for_when_needed(tmp_path):
     files = cache.files()
     assert waited == ["asked", "gathered"]
     assert {files[str(FOLDER / f"{key}.pdf")] for key in ("asked", "gathered")} == {b"%PDF asked", b"%PDF gathered"}
+
+
+def test_files_are_learned_by_threads_at_once(tmp_path, monkeypatch):
+    """The linker subsets the faces on threads, each checking its cache entry's digest: what they
+    learn is remembered as one (it was: 'dictionary changed size during iteration')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from typeset import store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(store, "_facts", None)
+    monkeypatch.setattr(store, "RACY_NS", 0)
+    files = []
+    for number in range(200):
+        files.append(tmp_path / f"subset-{number}")
+        files[-1].write_bytes(number.to_bytes(4, "big") * 300)
+    with ThreadPoolExecutor(8) as pool:
+        digests = list(pool.map(partial(store.remembered, "sha256"), files, [store._sha256_of] * len(files)))
+    facts = json.loads((tmp_path / "cache" / "typeset" / store.FACTS).read_text(encoding="utf-8"))
+    assert len(set(digests)) == 200 and {fact[4] for fact in facts.values()} == set(digests)

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -240,6 +241,7 @@ def _sha256_of(path: Path) -> str:
 FACTS = "files.json"  # in the per-user cache folder: what was learned of files, by their state
 RACY_NS = 2_000_000_000
 _facts: dict[str, list] | None = None  # "kind path" -> [size, mtime_ns, ctime_ns, inode, fact], as read
+_facts_lock = threading.Lock()
 
 
 def remembered(kind: str, path: Path, learn: Callable[[Path], T]) -> T:
@@ -253,17 +255,19 @@ def remembered(kind: str, path: Path, learn: Callable[[Path], T]) -> T:
     except OSError:
         return learn(path)
     state = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-    facts = _known_facts()
     entry = f"{kind} {path}"
-    known = facts.get(entry)
+    with _facts_lock:  # the linker's threads learn digests at once
+        known = _known_facts().get(entry)
     if known is not None and known[:4] == state:
         return known[4]
     fact = learn(path)
     # a file changed less than RACY_NS ago may change again within the same tick of the file
     # system's clock, its state the same: learned again until it has rested (as git does)
     if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > RACY_NS:
-        facts[entry] = [*state, fact]
-        _write_facts(facts)
+        with _facts_lock:
+            facts = _known_facts()
+            facts[entry] = [*state, fact]
+            _write_facts(facts)
     return fact
 
 

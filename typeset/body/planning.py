@@ -341,6 +341,8 @@ class _Planner:
         `LayoutCache.put_part_later`). Where the child gave no layout, it is laid out here;
         where no part, planning lays the article out again if it prints it."""
         key = self.key(article, start)
+        if self.cache.get(key) is not None:  # laid out before: planning finds it, and its part if kept
+            return lambda: None
         before = _Known.of(self)
 
         def lay_out() -> tuple:
@@ -361,6 +363,8 @@ class _Planner:
                 trials, _parts, used, anew, notices = steps[0]()
             except ChildProcessError:
                 self.alone(article, start, "layout")  # here, where whatever went wrong shows
+                if printed:
+                    self._write_part(key)
                 return
             self._take(trials, {}, used, anew, notices)
             if printed:

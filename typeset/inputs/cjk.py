@@ -37,6 +37,7 @@ UNBREAKABLE = re.compile(r"——+|……+")
 LATIN_RUN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[.,:/+\-'&](?=[A-Za-z0-9]))*%?")
 
 TOKEN = re.compile(r"(<[^>]*>)")  # splits our HTML into tags and text
+_OPENING_OR_CLOSING = OPENING | CLOSING
 
 
 def is_cjk(char: str) -> bool:
@@ -128,7 +129,7 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "", head
         left, right = full[i], full[i + 1]
         if left in CLOSING and (right in CLOSING or right in OPENING):
             intervals.append((i, i + 1, "halt"))
-        elif left in OPENING | CLOSING and right in OPENING:
+        elif left in _OPENING_OR_CLOSING and right in OPENING:
             intervals.append((i + 1, i + 2, "halt"))
     latin_runs = [match.span() for match in LATIN_RUN.finditer(full)]
     for start, end in latin_runs:
@@ -142,7 +143,7 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "", head
     if head:  # a head breaks between words, never inside a quoted one or a book title (body/heads.py)
         intervals.extend((*match.span(), "nobr") for match in QUOTED_WORD.finditer(full))
     if paragraph_end:
-        countable_at = [k for k, c in enumerate(full) if countable(c)]
+        countable_at = _last_countable(full, 3)
         if len(countable_at) >= 3:
             start = countable_at[-2]
             # keep a whole Latin word or number, and a line-end-forbidden mark before it, with it
@@ -155,6 +156,18 @@ def _refine_block(tokens: list[str], paragraph_end: bool, suffix: str = "", head
     if not intervals and not breaks:
         return "".join(tokens) + suffix
     return "".join(_emit(tokens, texts, intervals, suffix, breaks))
+
+
+def _last_countable(full: str, count: int) -> list[int]:
+    """Where the last `count` countable characters of `full` stand, in order (fewer if it has
+    fewer): looked for from the end, not through the whole paragraph."""
+    found = []
+    for k in range(len(full) - 1, -1, -1):
+        if countable(full[k]):
+            found.append(k)
+            if len(found) == count:
+                break
+    return found[::-1]
 
 
 def _quote_breaks(full: str) -> set[int]:

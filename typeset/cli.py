@@ -7,11 +7,13 @@ plan is violated (overset text).
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -72,7 +74,8 @@ def _build(request, quiet: bool) -> None:
         if outcome is None:
             if request.proof is None:
                 _read_ahead(request.issue_dir, request.strict, request.display_root)
-            from .build import run
+            with _kept_for_good():
+                from .build import run
 
             outcome = run(request, diagnostics, inputs)
     except InputError:
@@ -98,6 +101,20 @@ def _build(request, quiet: bool) -> None:
         if not outcome.up_to_date:
             click.echo(_("page plan violated: see the overset articles above"), err=True)
         sys.exit(EXIT_PLAN)
+
+
+@contextmanager
+def _kept_for_good():
+    """The layout engine's imports: half a million objects that live as long as the command,
+    made with the collector off and then left out of its runs (`gc.freeze`). It looked through
+    them all as they were made and again and again after: 0.06 s of a one-article edit's
+    collections, against 0.02 s."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.freeze()
 
 
 def _read_ahead(issue_dir: Path, strict: bool, display_root: str) -> None:

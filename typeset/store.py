@@ -116,8 +116,7 @@ def user_cache(name: str) -> Path:
     assert name in USER_CACHES, name
     if name in _fallbacks:
         return _fallbacks[name]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "typeset" / name
+    folder = _cache_home() / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
@@ -272,8 +271,12 @@ def remembered(kind: str, path: Path, learn: Callable[[Path], T]) -> T:
 
 
 def _facts_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "typeset" / FACTS
+    return _cache_home() / FACTS
+
+
+def _cache_home() -> Path:
+    """$XDG_CACHE_HOME/typeset/ (~/.cache/typeset/): the user caches' folders and the facts file."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")) / "typeset"
 
 
 def _known_facts() -> dict[str, list]:

@@ -276,8 +276,7 @@ def test_the_cover_file_is_made_and_checked_beside_with_the_processes_the_build_
     said = Diagnostic("warning", "no back_cover in issue.yaml: 封四 is blank")
     kept = SimpleNamespace(stored=lambda recipe, kind: stage._packed(b"covers", b"contents", [said])
                            if (recipe, kind) == ("the recipe", "front") else None)
-    manifest = SimpleNamespace(page=SimpleNamespace(binding="saddle"), magazine=SimpleNamespace(name="机关党建"),
-                               issue=SimpleNamespace(label="2024年第5期"))
+    manifest = SimpleNamespace(page=SimpleNamespace(binding="saddle"), title="机关党建 2024年第5期")
     inputs = stage.FrontPagesInputs(manifest, None, None, [], 48, None, {}, set())
     diagnostics = Diagnostics()
     with use_workers(1), ThreadPoolExecutor(1) as pool:

@@ -203,7 +203,7 @@ def build_issue(issue_dir: Path, out_dir: Path | None, diagnostics: Diagnostics,
                                    "or set page.binding: perfect"))
     with progress.step("printfiles"):
         interior = print_file(assembled.pdf, [i for i, label in enumerate(assembled.labels) if label.isdigit()],
-                              f"{_title(manifest)} 内文", condition)
+                              f"{manifest.title} 内文", condition)
     with progress.step("preflight"):
         checked = {"interior": preflight(INTERIOR_PDF, data=interior, known_ink=known.ink, known_clean=known.clean),
                    "cover": front.cover_check}
@@ -220,10 +220,6 @@ def _cache_warnings(diagnostics: Diagnostics) -> None:
     """What the caches had to say (a damaged entry rebuilt, a folder that could not be used)."""
     for notice in take_notices():
         diagnostics.warning(notice, hint=_("the build is right all the same; nothing to do unless it repeats"))
-
-
-def _title(manifest: Manifest) -> str:
-    return f"{manifest.magazine.name} {manifest.issue.label}"
 
 
 @dataclass

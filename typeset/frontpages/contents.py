@@ -57,7 +57,7 @@ def build_contents(manifest: Manifest, style: HouseStyle, fits: list[ArticleFit]
     geometry = PageGeometry.of(manifest)
     page = _ContentsPage(style, fonts, geometry.trim_w)
     page_count = manifest.contents_pages.count
-    canvas, buffer = new_canvas(geometry, fonts.song, f"{manifest.magazine.name} {manifest.issue.label} 目录")
+    canvas, buffer = new_canvas(geometry, fonts.song, f"{manifest.title} 目录")
     masthead = page.masthead_lines(manifest)
     masthead_height = len(masthead) * page.sizes.masthead_leading + (8 * mm if masthead else 0)
     entries = contents_entries(fits)

@@ -47,7 +47,7 @@ def cover_text(manifest: Manifest) -> str:
 def build_covers(manifest: Manifest, style: HouseStyle, fonts: CoverFonts, diagnostics: Diagnostics) -> bytes:
     """A four-page PDF: 封一, 封二, 封三, 封四."""
     geometry = PageGeometry.of(manifest)
-    title = f"{manifest.magazine.name} {manifest.issue.label}"
+    title = manifest.title
     canvas, buffer = new_canvas(geometry, fonts.song, title)
 
     start_page(canvas, geometry)

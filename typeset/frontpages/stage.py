@@ -160,7 +160,7 @@ def _checked_cover(inputs: FrontPagesInputs, covers_pdf: bytes) -> tuple[bytes, 
     """The cover's file for the printer (封一–封四, as spreads around the spine for perfect binding)
     and its preflight report."""
     manifest, condition = inputs.manifest, inputs.condition
-    pages, title = subset_tagged(covers_pdf), f"{manifest.magazine.name} {manifest.issue.label} 封面"
+    pages, title = subset_tagged(covers_pdf), f"{manifest.title} 封面"
     if manifest.page.binding == "perfect":
         spine = math.ceil(inputs.body_pages / 2) * manifest.page.caliper_mm
         cover = cover_spreads(pages, [0, 1, 2, 3], spine, manifest.page.bleed_mm, title, condition)

@@ -213,6 +213,11 @@ class Manifest:
         return [a for s in self.sections for a in s.articles]
 
     @property
+    def title(self) -> str:
+        """The magazine's name and the issue's label: what the PDFs are titled by."""
+        return f"{self.magazine.name} {self.issue.label}"
+
+    @property
     def contents_pages(self) -> PageRange | None:
         return self.contents.pages if self.contents else None
 

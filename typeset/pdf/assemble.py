@@ -72,7 +72,7 @@ def assemble_issue(manifest: Manifest, body: BodyLayout, body_pdf: bytes, covers
     out.Root.Lang = pikepdf.String("zh-CN")
     out.Root.PageMode = pikepdf.Name.UseOutlines
     _outline(out, manifest, body.fits, labels, contents_folios)
-    title = f"{manifest.magazine.name} {manifest.issue.label}".strip()
+    title = manifest.title.strip()
     with out.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:title"] = title
         meta["dc:language"] = ["zh-CN"]
